@@ -1,0 +1,124 @@
+"""IMDb through ``datasets``: loading, cached tokenisation, the validation split, and batching."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from textcnn.tokenizer import Tokenizer
+from textcnn.vocab import PAD_ID, Vocab
+
+IMDB_HUB_ID = "stanfordnlp/imdb"
+_tokenizer: Tokenizer | None = None
+
+
+def load_imdb(source: str | Path = IMDB_HUB_ID, splits: Sequence[str] = ("train", "test"), cache_dir=None):
+    """The IMDb splits as a ``datasets.DatasetDict``, from a Hub id or a local copy of its layout.
+
+    A local copy is a folder holding ``plain_text/{train,test,unsupervised}-*.parquet`` (or those
+    files directly), exactly as the Hub dataset stores them.
+    """
+    from datasets import DatasetDict, load_dataset
+
+    path = Path(source)
+    if path.is_dir():
+        root = path / "plain_text" if (path / "plain_text").is_dir() else path
+        files = {split: sorted(str(p) for p in root.glob(f"{split}-*.parquet")) for split in splits}
+        missing = [split for split, found in files.items() if not found]
+        if missing:
+            raise FileNotFoundError(f"{root} has no parquet files for split(s) {missing} (expected {missing[0]}-*.parquet)")
+        return load_dataset("parquet", data_files=files, cache_dir=cache_dir)
+    loaded = load_dataset(str(source), cache_dir=cache_dir)
+    return DatasetDict({split: loaded[split] for split in splits})
+
+
+def _tokenize_batch(batch: dict) -> dict:
+    global _tokenizer
+    if _tokenizer is None:  # one per worker process, created on first use
+        _tokenizer = Tokenizer()
+    return {"tokens": _tokenizer.batch(batch["text"])}
+
+
+def tokenize_dataset(dataset, num_proc: int | None = None):
+    """Add a ``tokens`` column (drops ``text``); ``datasets`` caches the result on disk."""
+    return dataset.map(
+        _tokenize_batch,
+        batched=True,
+        batch_size=1_000,
+        num_proc=num_proc if num_proc and num_proc > 1 else None,
+        remove_columns=["text"],
+        desc="tokenizing",
+    )
+
+
+def stratified_split(labels: Sequence[int], fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (train, validation): ``fraction`` of each class goes to validation, chosen by ``seed``."""
+    labels = np.asarray(labels)
+    rng = np.random.default_rng(seed)
+    val = []
+    for label in np.unique(labels):
+        members = np.flatnonzero(labels == label)
+        val.append(rng.choice(members, size=int(round(len(members) * fraction)), replace=False))
+    val_idx = np.sort(np.concatenate(val))
+    train_idx = np.setdiff1d(np.arange(len(labels)), val_idx)
+    return train_idx, val_idx
+
+
+@dataclass
+class EncodedSplit:
+    """Token ids of each text (truncated), with labels; what the training loop consumes."""
+
+    ids: list[np.ndarray]
+    labels: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return np.fromiter((len(x) for x in self.ids), dtype=np.int64, count=len(self.ids))
+
+    def subset(self, indices: Sequence[int]) -> EncodedSplit:
+        return EncodedSplit([self.ids[i] for i in indices], self.labels[np.asarray(indices, dtype=np.int64)])
+
+
+def encode(token_lists: Sequence[Sequence[str]], labels: Sequence[int], vocab: Vocab, max_tokens: int) -> EncodedSplit:
+    ids = [np.asarray(vocab.encode(tokens[:max_tokens]) or [PAD_ID], dtype=np.int64) for tokens in token_lists]
+    return EncodedSplit(ids, np.asarray(labels, dtype=np.int64))
+
+
+def pad_batch(sequences: Sequence[np.ndarray], min_length: int = 1) -> torch.Tensor:
+    """Right-pad id arrays with ``<pad>`` into one (B, T) tensor."""
+    length = max(min_length, max(len(s) for s in sequences))
+    out = np.full((len(sequences), length), PAD_ID, dtype=np.int64)
+    for row, seq in enumerate(sequences):
+        out[row, : len(seq)] = seq
+    return torch.from_numpy(out)
+
+
+def batch_indices(lengths: np.ndarray, batch_size: int, rng: np.random.Generator | None = None,
+                  bucket: bool = True) -> list[np.ndarray]:
+    """Batches of indices. With ``rng`` the order is random; ``bucket`` groups similar lengths.
+
+    Bucketing sorts each random pool of 50 batches by length, so batches carry little padding
+    (several times faster on IMDb, whose lengths vary 10x) while batch composition stays random.
+    """
+    order = rng.permutation(len(lengths)) if rng is not None else np.arange(len(lengths))
+    if bucket:
+        pool = batch_size * 50
+        order = np.concatenate(
+            [chunk[np.argsort(lengths[chunk], kind="stable")] for chunk in np.split(order, range(pool, len(order), pool))]
+        ) if len(order) else order
+    batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    if rng is not None:
+        batches = [batches[i] for i in rng.permutation(len(batches))]
+    return batches
+
+
+def iterate_batches(split: EncodedSplit, batches: list[np.ndarray], min_length: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    for index in batches:
+        yield pad_batch([split.ids[i] for i in index], min_length), torch.from_numpy(split.labels[index])

@@ -1,0 +1,60 @@
+"""What each filter detects: the training-set n-grams that activate it most.
+
+Computed once at training time and saved with the model (``filter_ngrams.json``) so the demo can
+show, for any filter, the phrases it responds to.
+"""
+
+from __future__ import annotations
+
+import heapq
+
+import torch
+
+from textcnn.data import EncodedSplit, batch_indices, iterate_batches
+from textcnn.model import TextCNN
+from textcnn.vocab import Vocab
+
+
+@torch.no_grad()
+def top_filter_ngrams(model: TextCNN, split: EncodedSplit, vocab: Vocab, device: torch.device, k: int = 10,
+                      batch_size: int = 256) -> list[list[dict]]:
+    """For each filter, up to ``k`` distinct n-grams with the highest max-pooled activation.
+
+    Each entry is ``{"ngram": "...", "activation": float}``, strongest first.
+    """
+    model.eval()
+    num_features = model.config.num_features
+    # per filter a min-heap of (activation, ngram); a dict keeps n-grams distinct
+    heaps: list[list[tuple[float, str]]] = [[] for _ in range(num_features)]
+    best: list[dict[str, float]] = [{} for _ in range(num_features)]
+    min_width = max(model.config.filter_widths)
+    offset = 0
+    for ids, _ in iterate_batches(split, batch_indices(split.lengths, batch_size, bucket=False), min_width):
+        features = model.forward_features(ids.to(device))
+        pooled, position = features.pooled.cpu(), features.position.cpu()
+        widths = features.width.cpu().tolist()
+        # only the top few documents per filter can matter: keep 2k candidates per batch
+        top = pooled.topk(min(2 * k, pooled.shape[0]), dim=0)
+        for f in range(num_features):
+            w = widths[f]
+            for value, row in zip(top.values[:, f].tolist(), top.indices[:, f].tolist()):
+                if value <= 0:
+                    break
+                heap = heaps[f]
+                if len(heap) >= k and value <= heap[0][0]:
+                    break
+                doc = split.ids[offset + row]
+                start = int(position[row, f])
+                ngram = " ".join(vocab.decode(doc[start : start + w].tolist()))
+                if ngram in best[f]:
+                    continue
+                best[f][ngram] = value
+                heapq.heappush(heap, (value, ngram))
+                if len(heap) > k:
+                    _, dropped = heapq.heappop(heap)
+                    del best[f][dropped]
+        offset += ids.shape[0]
+    return [
+        [{"ngram": ngram, "activation": round(value, 4)} for value, ngram in sorted(heap, reverse=True)]
+        for heap in heaps
+    ]

@@ -1,0 +1,141 @@
+"""Training and evaluation loops. They take everything they use as arguments and return numbers."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+
+@dataclass
+class EpochResult:
+    epoch: int
+    train_loss: float
+    train_accuracy: float
+    val_loss: float
+    val_accuracy: float
+    seconds: float
+    learning_rate: float
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    def log_line(self) -> str:
+        return (
+            f"epoch {self.epoch}: train loss {self.train_loss:.4f} acc {self.train_accuracy:.4f} | "
+            f"val loss {self.val_loss:.4f} acc {self.val_accuracy:.4f} | {self.seconds:.1f}s"
+        )
+
+
+def autocast(device: torch.device, enabled: bool):
+    """bfloat16 autocast on CUDA (no loss scaling needed); a no-op elsewhere."""
+    if enabled and device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def train_epoch(
+    model: nn.Module,
+    batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
+    optimizer: torch.optim.Optimizer,
+    device: torch.device,
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
+    mixed_precision: bool = True,
+    max_norm: float | None = None,
+    total: int | None = None,
+    progress: bool = True,
+    desc: str = "train",
+) -> tuple[float, float]:
+    """One pass over ``batches``; returns (mean loss, accuracy) over the examples seen."""
+    model.train()
+    loss_sum, correct, seen = 0.0, 0, 0
+    bar = tqdm(batches, total=total, desc=desc, disable=not progress, leave=False)
+    for ids, labels in bar:
+        ids, labels = ids.to(device, non_blocking=True), labels.to(device, non_blocking=True)
+        with autocast(device, mixed_precision):
+            logits = model(ids)
+        loss = F.cross_entropy(logits.float(), labels)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if max_norm:
+            nn.utils.clip_grad_norm_(model.parameters(), max_norm)
+        optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
+        n = labels.numel()
+        loss_sum += loss.item() * n
+        correct += (logits.argmax(dim=1) == labels).sum().item()
+        seen += n
+        bar.set_postfix(loss=f"{loss_sum / seen:.4f}", acc=f"{correct / seen:.4f}")
+    return loss_sum / max(seen, 1), correct / max(seen, 1)
+
+
+@torch.no_grad()
+def evaluate(
+    model: nn.Module,
+    batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
+    device: torch.device,
+    mixed_precision: bool = True,
+    total: int | None = None,
+    progress: bool = True,
+    desc: str = "eval",
+) -> tuple[float, float]:
+    """(mean cross-entropy, accuracy) of ``model`` on ``batches``."""
+    model.eval()
+    loss_sum, correct, seen = 0.0, 0, 0
+    for ids, labels in tqdm(batches, total=total, desc=desc, disable=not progress, leave=False):
+        ids, labels = ids.to(device, non_blocking=True), labels.to(device, non_blocking=True)
+        with autocast(device, mixed_precision):
+            logits = model(ids).float()
+        loss_sum += F.cross_entropy(logits, labels, reduction="sum").item()
+        correct += (logits.argmax(dim=1) == labels).sum().item()
+        seen += labels.numel()
+    return loss_sum / max(seen, 1), correct / max(seen, 1)
+
+
+def fit(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    epochs: int,
+    train_batches: Callable[[int], tuple[Iterable, int]],
+    val_batches: Callable[[], tuple[Iterable, int]],
+    device: torch.device,
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
+    mixed_precision: bool = True,
+    max_norm: float | None = None,
+    progress: bool = True,
+    start_epoch: int = 1,
+    history: list[EpochResult] | None = None,
+    on_epoch_end: Callable[[EpochResult, bool], None] | None = None,
+    log: Callable[[str], None] = print,
+) -> list[EpochResult]:
+    """Train for epochs ``start_epoch..epochs``; returns the history of every epoch.
+
+    ``train_batches(epoch)`` and ``val_batches()`` return (iterable of batches, number of batches).
+    ``on_epoch_end(result, is_best)`` runs after each epoch (the caller keeps the best weights
+    and checkpoints there); best means highest validation accuracy, ties to lower loss.
+    """
+    history = list(history or [])
+    for epoch in range(start_epoch, epochs + 1):
+        started = time.perf_counter()
+        batches, count = train_batches(epoch)
+        lr = optimizer.param_groups[0]["lr"]
+        train_loss, train_acc = train_epoch(
+            model, batches, optimizer, device, scheduler, mixed_precision, max_norm, count, progress, f"epoch {epoch}"
+        )
+        batches, count = val_batches()
+        val_loss, val_acc = evaluate(model, batches, device, mixed_precision, count, progress, "validation")
+        result = EpochResult(epoch, train_loss, train_acc, val_loss, val_acc, time.perf_counter() - started, lr)
+        best = max(history, key=lambda r: (r.val_accuracy, -r.val_loss), default=None)
+        is_best = best is None or (result.val_accuracy, -result.val_loss) > (best.val_accuracy, -best.val_loss)
+        history.append(result)
+        log(result.log_line() + ("  *best*" if is_best else ""))
+        if on_epoch_end is not None:
+            on_epoch_end(result, is_best)
+    return history

@@ -1,0 +1,218 @@
+"""Train a Kim (2014) TextCNN on IMDb and write a model folder (optionally push it to the Hub).
+
+    python train.py --dataset ../shared/data/imdb --output-dir models/textcnn-imdb
+    python train.py --dry-run          # a few batches on a small slice, in seconds
+
+Run ``python train.py --help`` for every option.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import logging
+import math
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from textcnn.data import (
+    IMDB_HUB_ID,
+    encode,
+    batch_indices,
+    iterate_batches,
+    load_imdb,
+    stratified_split,
+    tokenize_dataset,
+)
+from textcnn.glove import embedding_matrix, load_glove
+from textcnn.hub import CURVES, METRICS, save_model_folder
+from textcnn.model import TextCNN, TextCNNConfig
+from textcnn.ngrams import top_filter_ngrams
+from textcnn.plots import training_curves_png
+from textcnn.training import evaluate, fit
+from textcnn.vocab import Vocab
+
+log = logging.getLogger("train")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    # data
+    p.add_argument("--dataset", default=IMDB_HUB_ID, help="Hub dataset id, or a local folder laid out like it (plain_text/*.parquet)")
+    p.add_argument("--val-fraction", type=float, default=0.1, help="share of train held out (stratified) to pick the best epoch")
+    p.add_argument("--max-tokens", type=int, default=1000, help="reviews are truncated to this many tokens (train and serve)")
+    p.add_argument("--num-proc", type=int, default=2, help="processes for tokenising (cached by datasets afterwards)")
+    # vocabulary and embeddings
+    p.add_argument("--vocab-size", type=int, default=30_000, help="vocabulary size cap, <pad> and <unk> included")
+    p.add_argument("--min-freq", type=int, default=2, help="a token must occur this often in train to enter the vocabulary")
+    p.add_argument("--glove", default="6B.50d", help="6B.50d (PyPI package), 6B.100d (downloaded from the Hub), a GloVe text file, or 'none'")
+    p.add_argument("--embedding-dim", type=int, default=None, help="only with --glove none: size of randomly initialised embeddings")
+    # model
+    p.add_argument("--filter-widths", type=int, nargs="+", default=[3, 4, 5], help="convolution widths (n-gram sizes)")
+    p.add_argument("--num-filters", type=int, default=100, help="filters per width")
+    p.add_argument("--dropout", type=float, default=0.5, help="dropout on the pooled features")
+    p.add_argument("--embedding-dropout", type=float, default=0.0, help="probability of dropping a whole token vector")
+    # optimisation
+    p.add_argument("--epochs", type=int, default=5, help="training epochs; the best one on validation is kept")
+    p.add_argument("--batch-size", type=int, default=50, help="reviews per batch")
+    p.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (AdamW)")
+    p.add_argument("--weight-decay", type=float, default=0.0, help="AdamW weight decay (not applied to embeddings or biases)")
+    p.add_argument("--schedule", choices=["constant", "linear"], default="linear", help="learning-rate schedule over all steps")
+    p.add_argument("--max-norm", type=float, default=None, help="clip gradient norm to this (off when unset)")
+    p.add_argument("--no-bucket", action="store_true", help="plain random batches instead of length-bucketed ones")
+    p.add_argument("--seed", type=int, default=0, help="seed for the split, initialisation and batch order")
+    # runtime and output
+    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:1, ...")
+    p.add_argument("--no-mixed-precision", action="store_true", help="fp32 on CUDA too (CPU always trains in fp32)")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--output-dir", default="runs/textcnn-imdb", help="where the model folder is written")
+    p.add_argument("--no-progress", action="store_true", help="no tqdm bars (log lines only)")
+    p.add_argument("--dry-run", action="store_true", help="tiny slice, 1 epoch, a few batches: checks the whole script in seconds")
+    return p.parse_args(argv)
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    if args.dry_run:
+        args.epochs = 1
+    started = time.perf_counter()
+    torch.manual_seed(args.seed)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = pick_device(args.device)
+    mixed = device.type == "cuda" and not args.no_mixed_precision
+    log.info("device %s%s", device, " (bf16 mixed precision)" if mixed else "")
+
+    # --- data: load, tokenise (cached), carve validation from train ------------------------
+    raw = load_imdb(args.dataset, splits=("train", "test"))
+    if args.dry_run:  # rows are sorted by class: sample, don't slice
+        raw = {s: d.shuffle(seed=args.seed).select(range(min(len(d), 200))) for s, d in raw.items()}
+    tokenized = {split: tokenize_dataset(ds, args.num_proc) for split, ds in raw.items()}
+    train_tokens, train_labels = tokenized["train"]["tokens"], tokenized["train"]["label"]
+    train_idx, val_idx = stratified_split(train_labels, args.val_fraction, args.seed)
+    vocab = Vocab.build((train_tokens[i] for i in train_idx), args.vocab_size, args.min_freq)
+    all_train = encode(train_tokens, train_labels, vocab, args.max_tokens)
+    train_data, val_data = all_train.subset(train_idx), all_train.subset(val_idx)
+    test_data = encode(tokenized["test"]["tokens"], tokenized["test"]["label"], vocab, args.max_tokens)
+    log.info("train %d, validation %d, test %d reviews; vocabulary %d tokens", len(train_data), len(val_data), len(test_data), len(vocab))
+    prepared = time.perf_counter()
+
+    # --- model: GloVe-initialised embeddings ----------------------------------------------
+    if args.glove == "none":
+        vectors, coverage, dim = None, 0, args.embedding_dim or 50
+    else:
+        glove = load_glove(args.glove)
+        vectors, coverage = embedding_matrix(vocab, glove, seed=args.seed)
+        dim = glove.dim
+        log.info("GloVe %s: %d of %d vocabulary words have a vector (%.1f%%)", args.glove, coverage, len(vocab), 100 * coverage / len(vocab))
+    config = TextCNNConfig(
+        vocab_size=len(vocab),
+        embedding_dim=dim,
+        filter_widths=tuple(args.filter_widths),
+        num_filters=args.num_filters,
+        dropout=args.dropout,
+        embedding_dropout=args.embedding_dropout,
+        max_tokens=args.max_tokens,
+    )
+    model = TextCNN(config)
+    if vectors is not None:
+        model.embedding.weight.data.copy_(torch.from_numpy(vectors))
+    model.vocab_tokens = vocab.itos
+    model.to(device)
+    decay = [p for n, p in model.named_parameters() if n.endswith("weight") and not n.startswith("embedding")]
+    no_decay = [p for n, p in model.named_parameters() if not (n.endswith("weight") and not n.startswith("embedding"))]
+    optimizer = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": args.weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=args.lr
+    )
+    steps_per_epoch = math.ceil(len(train_data) / args.batch_size)
+    if args.dry_run:
+        steps_per_epoch = min(steps_per_epoch, 3)
+    total_steps = steps_per_epoch * args.epochs
+    scheduler = (
+        torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: max(0.0, 1 - step / total_steps))
+        if args.schedule == "linear"
+        else None
+    )
+    min_width = max(config.filter_widths)
+    rng = np.random.default_rng(args.seed)
+
+    def train_batches(epoch: int):
+        batches = batch_indices(train_data.lengths, args.batch_size, rng, bucket=not args.no_bucket)[:steps_per_epoch]
+        return iterate_batches(train_data, batches, min_width), len(batches)
+
+    def eval_batches(split):
+        batches = batch_indices(split.lengths, 256, None, bucket=not args.no_bucket)
+        return iterate_batches(split, batches, min_width), len(batches)
+
+    best_state: dict[str, torch.Tensor] = {}
+
+    def keep_best(result, is_best: bool) -> None:
+        if is_best:
+            best_state.update(copy.deepcopy(model.state_dict()))
+
+    history = fit(
+        model, optimizer, args.epochs, train_batches, lambda: eval_batches(val_data), device, scheduler,
+        mixed, args.max_norm, not args.no_progress, on_epoch_end=keep_best, log=log.info,
+    )
+    best = max(history, key=lambda r: (r.val_accuracy, -r.val_loss))
+    model.load_state_dict(best_state)
+    trained = time.perf_counter()
+
+    # --- the one look at test, then what each filter learned ------------------------------
+    batches, count = eval_batches(test_data)
+    test_loss, test_acc = evaluate(model, batches, device, mixed, count, not args.no_progress, "test")
+    log.info("best epoch %d: val acc %.4f | test loss %.4f acc %.4f", best.epoch, best.val_accuracy, test_loss, test_acc)
+    model.filter_ngrams = top_filter_ngrams(model, train_data, vocab, device)
+
+    metrics = {
+        "val_accuracy": best.val_accuracy,
+        "val_loss": best.val_loss,
+        "test_accuracy": test_acc,
+        "test_loss": test_loss,
+        "best_epoch": best.epoch,
+        "history": [r.as_dict() for r in history],
+        "seconds_per_epoch": [round(r.seconds, 2) for r in history],
+        "seconds": {
+            "prepare_data": round(prepared - started, 2),
+            "train": round(trained - prepared, 2),
+            "total": round(time.perf_counter() - started, 2),
+        },
+        "examples": {"train": len(train_data), "validation": len(val_data), "test": len(test_data)},
+        "vocab_size": len(vocab),
+        "glove": args.glove,
+        "glove_coverage": coverage,
+        "parameters": model.num_parameters(),
+        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)",
+        "torch": torch.__version__,
+        "dry_run": args.dry_run,
+        "args": vars(args),
+        "command": "python train.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+    }
+    model.cpu()
+    out = save_model_folder(
+        model,
+        args.output_dir,
+        extra_files={
+            METRICS: json.dumps(metrics, indent=2).encode(),
+            CURVES: training_curves_png(history, best.epoch),
+        },
+    )
+    log.info("model folder written to %s", out)
+    return metrics
+
+
+if __name__ == "__main__":
+    main()
