@@ -1,0 +1,92 @@
+"""Command line: ``python -m textcnn predict`` (batch prediction, JSON lines out)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterator
+from typing import BinaryIO
+
+from textcnn.hub import ModelLoadError
+
+
+def read_lines(stream: BinaryIO) -> Iterator[tuple[int, str, bool]]:
+    """(line number, text, had invalid UTF-8) for each line; bad bytes become U+FFFD, never a crash."""
+    for number, raw in enumerate(stream, 1):
+        raw = raw.rstrip(b"\r\n")
+        try:
+            yield number, raw.decode("utf-8"), False
+        except UnicodeDecodeError:
+            yield number, raw.decode("utf-8", errors="replace"), True
+
+
+def predict_command(args: argparse.Namespace) -> int:
+    from textcnn.pipeline import SentimentPipeline, is_empty
+
+    try:
+        pipeline = SentimentPipeline.from_pretrained(args.model, revision=args.revision)
+    except ModelLoadError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    pipeline.batch_size = args.batch_size
+    stream = open(args.file, "rb") if args.file != "-" else sys.stdin.buffer
+    out = sys.stdout
+    rejected = 0
+
+    def flush(chunk: list[tuple[int, str]]) -> None:
+        nonlocal rejected
+        valid = [(number, text) for number, text in chunk if not is_empty(text)]
+        predictions = iter(pipeline.predict([text for _, text in valid]))
+        valid_numbers = {number for number, _ in valid}
+        for number, _ in chunk:
+            if number in valid_numbers:
+                record = next(predictions).as_dict()
+            else:
+                rejected += 1
+                record = {"error": f"line {number} is empty: nothing to classify"}
+                print(f"warning: line {number} is empty; wrote an error record for it", file=sys.stderr)
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+        out.flush()
+
+    try:
+        chunk: list[tuple[int, str]] = []
+        for number, text, had_invalid_utf8 in read_lines(stream):
+            if had_invalid_utf8:
+                print(f"warning: line {number} is not valid UTF-8; invalid bytes were replaced by U+FFFD", file=sys.stderr)
+            chunk.append((number, text))
+            if len(chunk) >= args.chunk_size:
+                flush(chunk)
+                chunk = []
+        if chunk:
+            flush(chunk)
+    finally:
+        if stream is not sys.stdin.buffer:
+            stream.close()
+    return 1 if rejected else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m textcnn", description="TextCNN IMDb sentiment model.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    predict = commands.add_parser(
+        "predict",
+        help="classify reviews, one per line, writing one JSON object per line",
+        description=(
+            "Classify reviews, one per line, from FILE or stdin. Writes one JSON object per input line: "
+            '{"label": "neg"|"pos", "probabilities": {"neg": p, "pos": q}, "num_tokens": n, "truncated": bool}, '
+            'or {"error": "..."} for an empty line (the exit status is then 1).'
+        ),
+    )
+    predict.add_argument("file", nargs="?", default="-", help="input file, one review per line (default: stdin)")
+    predict.add_argument("--model", default=None, help="model folder or Hub repo id (default: the bundled model)")
+    predict.add_argument("--revision", default=None, help="Hub revision (branch, tag or commit) to pin")
+    predict.add_argument("--batch-size", type=int, default=128, help="reviews per forward pass")
+    predict.add_argument("--chunk-size", type=int, default=4096, help="lines read before predicting and writing")
+    predict.set_defaults(func=predict_command)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)

@@ -1,0 +1,166 @@
+"""From raw text to predictions and exact per-filter explanations.
+
+``SentimentPipeline`` bundles the tokenizer, the vocabulary and a :class:`~textcnn.model.TextCNN`.
+For two classes the decision score is ``logit_pos - logit_neg`` and, because every feature is one
+filter's max over the text,
+
+    score = bias + sum over filters f of (w_pos,f - w_neg,f) * pooled_f
+
+exactly, where each ``pooled_f`` comes from one n-gram of the text. :meth:`explain` returns those
+terms; spreading each filter's term evenly over the tokens of its n-gram gives token scores that
+also add up exactly to ``score - bias``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from textcnn.data import pad_batch
+from textcnn.model import TextCNN
+from textcnn.tokenizer import Tokenizer, clean
+from textcnn.vocab import Vocab
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+BUNDLED_MODEL = REPO_ROOT / "models" / "textcnn-imdb"
+
+
+class EmptyTextError(ValueError):
+    """The text has no tokens (empty, or whitespace only)."""
+
+
+def is_empty(text: str) -> bool:
+    """True when ``text`` would give no tokens (nothing but whitespace and HTML line breaks)."""
+    return not clean(text).strip()
+
+
+@dataclass
+class Prediction:
+    label: str
+    probabilities: dict[str, float]
+    num_tokens: int  # tokens the model saw (after truncation)
+    truncated: bool  # the text had more than ``max_tokens`` tokens and was cut
+
+    def as_dict(self) -> dict:
+        return {
+            "label": self.label,
+            "probabilities": self.probabilities,
+            "num_tokens": self.num_tokens,
+            "truncated": self.truncated,
+        }
+
+
+@dataclass
+class FilterEvidence:
+    filter: int  # index into the feature vector (widths in config order, then filter number)
+    width: int  # n-gram size of the filter
+    activation: float  # max-pooled ReLU activation
+    start: int  # token index where the n-gram starts
+    ngram: str  # the n-gram's tokens (those inside the text), joined by spaces
+    contribution: float  # (w_pos - w_neg) * activation: what it adds to the decision score
+
+
+@dataclass
+class Explanation:
+    prediction: Prediction
+    tokens: list[str]  # what the model saw
+    token_scores: list[float]  # per token, sums (with bias) exactly to the decision score
+    filters: list[FilterEvidence]  # every filter, strongest absolute contribution first
+    bias: float  # b_pos - b_neg
+    score: float  # logit_pos - logit_neg
+    labels: tuple[str, ...] = field(default=("neg", "pos"))
+
+
+class SentimentPipeline:
+    def __init__(self, model: TextCNN, batch_size: int = 128) -> None:
+        if model.vocab_tokens is None:
+            raise ValueError("the model has no vocabulary attached")
+        if len(model.config.labels) != 2:
+            raise ValueError("the explanation assumes two classes")
+        self.model = model.eval()
+        self.vocab = Vocab(model.vocab_tokens)
+        self.tokenizer = Tokenizer()
+        self.batch_size = batch_size
+        self.labels = model.config.labels
+        self.max_tokens = model.config.max_tokens
+        head = model.head
+        self._direction = (head.weight[1] - head.weight[0]).detach()  # (F,) weight difference
+        self._bias = float((head.bias[1] - head.bias[0]).detach())
+        self._min_width = max(model.config.filter_widths)
+
+    @classmethod
+    def from_pretrained(cls, source: str | Path | None = None, revision: str | None = None, **kwargs) -> SentimentPipeline:
+        """Load from a local folder or a Hub repo id (``revision`` pins a commit); default: the bundled model."""
+        model = TextCNN.from_pretrained(str(source or BUNDLED_MODEL), revision=revision, **kwargs)
+        return cls(model)
+
+    def encode(self, text: str) -> tuple[list[str], np.ndarray, bool]:
+        """(tokens seen, their ids, whether the text was truncated); raises EmptyTextError."""
+        if not isinstance(text, str):
+            raise TypeError(f"expected text, got {type(text).__name__}")
+        if is_empty(text):
+            raise EmptyTextError("The review is empty: type some text.")
+        tokens = self.tokenizer(text)
+        truncated = len(tokens) > self.max_tokens
+        tokens = tokens[: self.max_tokens]
+        return tokens, np.asarray(self.vocab.encode(tokens), dtype=np.int64), truncated
+
+    def _prediction(self, probs: list[float], num_tokens: int, truncated: bool) -> Prediction:
+        label = self.labels[int(np.argmax(probs))]
+        return Prediction(label, dict(zip(self.labels, probs)), num_tokens, truncated)
+
+    @torch.inference_mode()
+    def predict(self, texts: list[str]) -> list[Prediction]:
+        """Predictions for many texts, batched by length; raises EmptyTextError on an empty one."""
+        encoded = [self.encode(text) for text in texts]
+        order = np.argsort([len(ids) for _, ids, _ in encoded], kind="stable")
+        results: list[Prediction | None] = [None] * len(texts)
+        for start in range(0, len(order), self.batch_size):
+            chunk = order[start : start + self.batch_size]
+            ids = pad_batch([encoded[i][1] for i in chunk], self._min_width)
+            probs = torch.softmax(self.model(ids).float(), dim=1).tolist()
+            for i, p in zip(chunk, probs):
+                results[i] = self._prediction(p, len(encoded[i][1]), encoded[i][2])
+        return results  # type: ignore[return-value]
+
+    def __call__(self, texts: list[str] | str) -> list[Prediction] | Prediction:
+        return self.predict([texts])[0] if isinstance(texts, str) else self.predict(texts)
+
+    @torch.inference_mode()
+    def explain(self, text: str) -> Explanation:
+        """The prediction and its exact decomposition over filters and tokens."""
+        tokens, ids, truncated = self.encode(text)
+        features = self.model.forward_features(pad_batch([ids], self._min_width))
+        pooled = features.pooled[0]  # (F,)
+        starts = features.position[0].tolist()
+        widths = features.width.tolist()
+        contributions = (self._direction * pooled).tolist()  # (F,)
+        activations = pooled.tolist()
+        token_scores = [0.0] * len(tokens)
+        filters = []
+        for f, (start, width, act, contrib) in enumerate(zip(starts, widths, activations, contributions)):
+            span = range(start, min(start + width, len(tokens)))  # a short text's window holds padding too
+            for t in span:
+                token_scores[t] += contrib / len(span)
+            filters.append(FilterEvidence(f, width, act, start, " ".join(tokens[t] for t in span), contrib))
+        filters.sort(key=lambda e: -abs(e.contribution))
+        logits = features.logits[0]
+        probs = torch.softmax(logits.float(), dim=0).tolist()
+        return Explanation(
+            prediction=self._prediction(probs, len(tokens), truncated),
+            tokens=tokens,
+            token_scores=token_scores,
+            filters=filters,
+            bias=self._bias,
+            score=float(logits[1] - logits[0]),
+            labels=self.labels,
+        )
+
+
+def default_model_source() -> tuple[str, str | None]:
+    """(source, revision) from ``TEXTCNN_MODEL`` / ``TEXTCNN_REVISION``, else the bundled model."""
+    return os.environ.get("TEXTCNN_MODEL") or str(BUNDLED_MODEL), os.environ.get("TEXTCNN_REVISION") or None
