@@ -1,0 +1,64 @@
+import numpy as np
+import pytest
+
+from textcnn.data import batch_indices, encode, load_imdb, pad_batch, stratified_split, tokenize_dataset
+from textcnn.vocab import PAD_ID, UNK_ID, Vocab
+
+
+def test_loads_a_local_copy_in_the_hub_layout(tiny_imdb):
+    data = load_imdb(tiny_imdb, splits=("train", "test", "unsupervised"))
+    assert (len(data["train"]), len(data["test"]), len(data["unsupervised"])) == (240, 80, 80)
+    assert set(data["train"]["label"]) == {0, 1}
+    assert set(data["unsupervised"]["label"]) == {-1}
+
+
+def test_missing_split_is_a_clear_error(tmp_path):
+    (tmp_path / "plain_text").mkdir()
+    with pytest.raises(FileNotFoundError, match="train"):
+        load_imdb(tmp_path)
+
+
+def test_tokenize_dataset_strips_html_and_lowercases(tiny_imdb):
+    data = tokenize_dataset(load_imdb(tiny_imdb, splits=("test",))["test"])
+    tokens = data[0]["tokens"]
+    assert "<br" not in " ".join(tokens) and tokens == [t.lower() for t in tokens]
+    assert "text" not in data.column_names
+
+
+@pytest.mark.parametrize("fraction", [0.1, 0.25])
+def test_stratified_split_is_disjoint_balanced_and_seeded(fraction):
+    labels = [0] * 100 + [1] * 60
+    train, val = stratified_split(labels, fraction, seed=3)
+    assert set(train).isdisjoint(val) and len(train) + len(val) == 160
+    assert np.bincount(np.asarray(labels)[val]).tolist() == [round(100 * fraction), round(60 * fraction)]
+    assert (stratified_split(labels, fraction, seed=3)[1] == val).all()
+    assert not (stratified_split(labels, fraction, seed=4)[1] == val).all()
+
+
+def test_encode_truncates_and_maps_unknowns():
+    vocab = Vocab(["<pad>", "<unk>", "a", "b"])
+    split = encode([["a", "b", "c", "a"], []], [1, 0], vocab, max_tokens=3)
+    assert split.ids[0].tolist() == [2, 3, UNK_ID]
+    assert split.ids[1].tolist() == [PAD_ID]
+    assert split.lengths.tolist() == [3, 1]
+
+
+def test_pad_batch_pads_right_to_a_minimum_length():
+    batch = pad_batch([np.array([5, 6]), np.array([7])], min_length=4)
+    assert batch.tolist() == [[5, 6, 0, 0], [7, 0, 0, 0]]
+
+
+@pytest.mark.parametrize("bucket", [True, False])
+def test_batches_cover_every_example_once(bucket):
+    lengths = np.random.default_rng(0).integers(1, 500, size=1003)
+    batches = batch_indices(lengths, 32, np.random.default_rng(1), bucket=bucket)
+    assert sorted(np.concatenate(batches).tolist()) == list(range(1003))
+    assert max(len(b) for b in batches) == 32
+
+
+def test_bucketing_reduces_padding():
+    lengths = np.random.default_rng(0).integers(1, 1000, size=5000)
+    def padding(bucket):
+        batches = batch_indices(lengths, 50, np.random.default_rng(1), bucket=bucket)
+        return sum(len(b) * lengths[b].max() - lengths[b].sum() for b in batches)
+    assert padding(True) < padding(False) / 5

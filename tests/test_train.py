@@ -1,0 +1,63 @@
+import json
+
+import pytest
+import train
+from textcnn.data import load_imdb
+from textcnn.hub import CURVES, METRICS
+from textcnn.model import TextCNN
+from textcnn.pipeline import SentimentPipeline
+
+
+@pytest.fixture(scope="module")
+def dry_run(tiny_imdb, tmp_path_factory, tiny_glove):
+    out = tmp_path_factory.mktemp("run") / "model"
+    metrics = train.main(["--dataset", str(tiny_imdb), "--dry-run", "--output-dir", str(out), "--no-progress",
+                          "--glove", str(tiny_glove), "--num-proc", "1"])
+    return out, metrics
+
+
+@pytest.fixture(scope="module")
+def tiny_glove(tmp_path_factory):
+    path = tmp_path_factory.mktemp("glove") / "glove.txt"
+    path.write_text("great 1 0 0 0\nawful -1 0 0 0\nthe 0 1 0 0\nfilm 0 0 1 0\n", encoding="utf-8")
+    return path
+
+
+def test_dry_run_writes_a_loadable_model_folder(dry_run):
+    out, metrics = dry_run
+    for name in ("model.safetensors", "config.json", "vocab.json", "filter_ngrams.json", METRICS, CURVES):
+        assert (out / name).is_file(), name
+    model = TextCNN.from_pretrained(str(out))
+    assert model.config.embedding_dim == 4
+    pipeline = SentimentPipeline(model)
+    prediction = pipeline("a great film")
+    assert abs(sum(prediction.probabilities.values()) - 1) < 1e-6
+    assert (out / CURVES).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_metrics_record_the_run(dry_run):
+    out, metrics = dry_run
+    saved = json.loads((out / METRICS).read_text())
+    assert saved["test_accuracy"] == metrics["test_accuracy"]
+    for key in ("val_accuracy", "val_loss", "test_loss", "history", "seconds_per_epoch", "device", "parameters", "args"):
+        assert key in saved, key
+    assert saved["args"]["dry_run"] is True and saved["glove_coverage"] >= 1
+    assert len(saved["history"]) == 1 and 0 <= saved["test_accuracy"] <= 1
+
+
+def test_saved_folder_is_the_model_that_was_evaluated(dry_run, tiny_imdb):
+    out, metrics = dry_run
+    pipeline = SentimentPipeline.from_pretrained(out)
+    test = load_imdb(tiny_imdb, splits=("test",))["test"]
+    predictions = pipeline.predict(test["text"])
+    accuracy = sum(p.label == ("neg", "pos")[y] for p, y in zip(predictions, test["label"])) / len(test)
+    assert accuracy == pytest.approx(metrics["test_accuracy"], abs=1e-9)
+
+
+def test_help_lists_the_documented_options(capsys):
+    with pytest.raises(SystemExit):
+        train.parse_args(["--help"])
+    text = capsys.readouterr().out
+    for option in ("--dataset", "--glove", "--vocab-size", "--max-tokens", "--epochs", "--batch-size", "--lr",
+                   "--filter-widths", "--num-filters", "--dropout", "--seed", "--output-dir", "--device", "--dry-run"):
+        assert option in text
