@@ -34,14 +34,18 @@ class GloVe:
 
 
 def read_glove_text(path: str | Path, limit: int | None = None) -> GloVe:
-    """Parse a GloVe text file; malformed lines (wrong number of values) are an error."""
+    """Parse a GloVe text file (word2vec's text format, with its "count dim" header, works too).
+
+    Malformed lines (wrong number of values) are an error.
+    """
     words: list[str] = []
     rows: list[np.ndarray] = []
     dim = None
     with open(path, encoding="utf-8") as f:
         for line_no, line in enumerate(f, 1):
-            # GloVe words may contain spaces in rare entries, so split the vector off the right
-            parts = line.rstrip("\n").split(" ")
+            parts = line.rstrip("\n").rstrip(" ").split(" ")
+            if line_no == 1 and len(parts) == 2 and all(p.isdigit() for p in parts):
+                continue  # word2vec header
             if dim is None:
                 dim = len(parts) - 1
             if len(parts) != dim + 1 or dim < 1:
