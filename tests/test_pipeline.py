@@ -1,0 +1,57 @@
+import pytest
+
+from textcnn.pipeline import EmptyTextError, SentimentPipeline, is_empty
+
+TEXTS = ["great film", "awful boring mess", "the", "a great great film and the actors were superb !", "x " * 80]
+
+
+@pytest.fixture(scope="module")
+def pipeline(tiny_model_dir):
+    return SentimentPipeline.from_pretrained(tiny_model_dir)
+
+
+def test_batch_predictions_equal_one_by_one(pipeline):
+    batched = pipeline.predict(TEXTS)
+    for text, prediction in zip(TEXTS, batched):
+        alone = pipeline(text)
+        assert alone.label == prediction.label
+        for label in ("neg", "pos"):
+            assert alone.probabilities[label] == pytest.approx(prediction.probabilities[label], abs=1e-6)
+
+
+@pytest.mark.parametrize("text", TEXTS)
+def test_explanation_adds_up_exactly(pipeline, text):
+    explanation = pipeline.explain(text)
+    contributions = sum(f.contribution for f in explanation.filters)
+    assert explanation.bias + contributions == pytest.approx(explanation.score, abs=1e-5)
+    assert explanation.bias + sum(explanation.token_scores) == pytest.approx(explanation.score, abs=1e-5)
+    assert sum(explanation.prediction.probabilities.values()) == pytest.approx(1.0)
+    assert len(explanation.token_scores) == len(explanation.tokens)
+
+
+@pytest.mark.parametrize("text", TEXTS)
+def test_every_reported_ngram_is_in_the_text(pipeline, text):
+    explanation = pipeline.explain(text)
+    for evidence in explanation.filters:
+        ngram_tokens = explanation.tokens[evidence.start : evidence.start + evidence.width]
+        assert evidence.ngram == " ".join(ngram_tokens)
+        assert evidence.ngram in " ".join(explanation.tokens)
+
+
+def test_filters_are_sorted_by_absolute_contribution(pipeline):
+    magnitudes = [abs(f.contribution) for f in pipeline.explain(TEXTS[3]).filters]
+    assert magnitudes == sorted(magnitudes, reverse=True)
+
+
+def test_long_texts_are_truncated_and_say_so(pipeline):
+    prediction = pipeline("great " * 500)
+    assert prediction.truncated and prediction.num_tokens == pipeline.max_tokens
+
+
+@pytest.mark.parametrize("text", ["", "   ", "\n\t", "<br /><br />"])
+def test_empty_text_is_a_clear_error(pipeline, text):
+    assert is_empty(text)
+    with pytest.raises(EmptyTextError, match="empty"):
+        pipeline(text)
+    with pytest.raises(EmptyTextError):
+        pipeline.explain(text)
