@@ -1,4 +1,4 @@
-"""Command line: ``python -m textcnn predict`` (batch prediction, JSON lines out)."""
+"""Command line: ``python -m textcnn predict`` (batch prediction, JSON lines out) and ``push`` (to the Hub)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sys
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from textcnn.hub import ModelLoadError
+from textcnn.hub import ModelLoadError, PushError
 
 
 def read_lines(stream: BinaryIO) -> Iterator[tuple[int, str, bool]]:
@@ -66,6 +66,19 @@ def predict_command(args: argparse.Namespace) -> int:
     return 1 if rejected else 0
 
 
+def push_command(args: argparse.Namespace) -> int:
+    from textcnn.hub import push_model_folder
+
+    try:
+        url = push_model_folder(args.folder, args.repo_id, revision=args.revision, private=args.private,
+                                commit_message=args.commit_message)
+    except PushError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(url)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m textcnn", description="TextCNN IMDb sentiment model.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -84,6 +97,21 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--batch-size", type=int, default=128, help="reviews per forward pass")
     predict.add_argument("--chunk-size", type=int, default=4096, help="lines read before predicting and writing")
     predict.set_defaults(func=predict_command)
+    push = commands.add_parser(
+        "push",
+        help="push a saved model folder to a Hub repo, in one commit",
+        description=(
+            "Push a model folder written by train.py to a Hub model repo in one commit, creating the repo (and "
+            "the branch) if needed; the model card is written for REPO_ID. The token comes from HF_TOKEN or "
+            "`hf auth login`. The folder is only read, so a failed push can simply be retried."
+        ),
+    )
+    push.add_argument("folder", help="the model folder (model.safetensors, config.json, vocab.json, ...)")
+    push.add_argument("repo_id", help="the Hub repo, user/name or org/name")
+    push.add_argument("--revision", default=None, help="branch to push to, created if needed (default: main)")
+    push.add_argument("--private", action="store_true", help="create the repo private (an existing repo keeps its visibility)")
+    push.add_argument("--commit-message", default=None, help="message of the commit")
+    push.set_defaults(func=push_command)
     return parser
 
 

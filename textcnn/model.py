@@ -131,12 +131,42 @@ class TextCNN(
 
         save_model_files(self, save_directory)
 
+    def generate_model_card(self, *args, **kwargs):
+        """The card ``save_pretrained`` and ``push_to_hub`` write: ours, without a run's metrics."""
+        from textcnn.card import model_card
+
+        return model_card(self.config)
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path: str | Path, *, force_download: bool = False,
+                        token: str | bool | None = None, cache_dir: str | Path | None = None,
+                        local_files_only: bool = False, revision: str | None = None,
+                        map_location: str = "cpu", strict: bool = True) -> "TextCNN":
+        """Load from a local folder or a Hub repo id (``revision``: branch, tag or commit to pin).
+
+        Replaces the mixin's version, which fetches config.json on its own before the weights: a
+        second request that can see another commit of a moving branch, whose failures (offline,
+        invalid id) escape as raw huggingface_hub errors, and which drops unknown config keys.
+        Here everything comes from one snapshot and every failure is a ``ModelLoadError``.
+        """
+        return cls._from_pretrained(
+            model_id=str(pretrained_model_name_or_path),
+            revision=revision,
+            cache_dir=cache_dir,
+            force_download=force_download,
+            local_files_only=local_files_only,
+            token=token,
+            map_location=map_location,
+            strict=strict,
+        )
+
     @classmethod
     def _from_pretrained(cls, *, model_id: str, revision: str | None, cache_dir, force_download: bool,
-                         local_files_only: bool, token, map_location: str = "cpu", strict: bool = True,
-                         **model_kwargs) -> "TextCNN":
+                         local_files_only: bool, token, map_location: str = "cpu", strict: bool = True) -> "TextCNN":
         from textcnn.hub import load_model_files
 
+        if not strict:
+            raise ValueError("textcnn always loads strictly: a missing or extra weight is an error")
         return load_model_files(
             cls,
             model_id=model_id,
@@ -146,5 +176,4 @@ class TextCNN(
             local_files_only=local_files_only,
             token=token,
             map_location=map_location,
-            **model_kwargs,
         )

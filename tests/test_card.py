@@ -1,0 +1,124 @@
+"""The model card: Hub metadata that huggingface_hub parses, and a body generated from the run."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from huggingface_hub import ModelCard
+
+from textcnn.card import PLACEHOLDER_REPO_ID, TAGS, model_card, model_card_for_folder
+from textcnn.model import TextCNN, TextCNNConfig
+
+CONFIG = TextCNNConfig(vocab_size=30_000, embedding_dim=50, filter_widths=(3, 4, 5), num_filters=100, max_tokens=1000)
+
+
+@pytest.fixture
+def metrics() -> dict:
+    """What train.py writes to metrics.json (figures of a plausible full run)."""
+    history = [
+        {"epoch": 1, "train_loss": 0.45, "train_accuracy": 0.78, "val_loss": 0.31, "val_accuracy": 0.871,
+         "seconds": 61.2, "learning_rate": 0.0008},
+        {"epoch": 2, "train_loss": 0.27, "train_accuracy": 0.89, "val_loss": 0.29, "val_accuracy": 0.884,
+         "seconds": 60.8, "learning_rate": 0.0006},
+    ]
+    return {
+        "val_accuracy": 0.884, "val_loss": 0.29, "test_accuracy": 0.87764, "test_loss": 0.301, "best_epoch": 2,
+        "history": history, "seconds": {"prepare_data": 40.0, "train": 122.0, "total": 170.0},
+        "examples": {"train": 22500, "validation": 2500, "test": 25000}, "vocab_size": 30000,
+        "glove": "6B.50d", "glove_coverage": 28000, "parameters": 1_560_302, "device": "cpu (x86_64, 2 threads)",
+        "torch": "2.13.0", "dry_run": False,
+        "args": {"dataset": "stanfordnlp/imdb", "glove": "6B.50d", "lr": 0.001, "epochs": 2, "seed": 0,
+                 "output_dir": "runs/x", "no_progress": True, "push_to_hub": "me/textcnn-imdb"},
+        "command": "python train.py --epochs 2 --push-to-hub me/textcnn-imdb",
+    }
+
+
+def test_metadata_is_what_the_hub_reads(metrics):
+    card = ModelCard(str(model_card(CONFIG, metrics, "me/textcnn-imdb")))  # parse it back from text
+    data = card.data
+    assert data.library_name == "textcnn"
+    assert data.license == "mit"
+    assert data.pipeline_tag == "text-classification"
+    assert data.datasets == ["stanfordnlp/imdb"]
+    assert {"text-classification", "sentiment-analysis", "textcnn"} <= set(data.tags)
+    assert data.tags == TAGS
+    [result] = data.eval_results
+    assert (result.task_type, result.dataset_type, result.dataset_split) == ("text-classification", "stanfordnlp/imdb", "test")
+    assert (result.metric_type, result.metric_value) == ("accuracy", 0.8776)
+    assert data.model_name == "textcnn-imdb"
+
+
+def test_card_survives_a_save_and_load(metrics, tmp_path):
+    model_card(CONFIG, metrics, "me/textcnn-imdb").save(tmp_path / "README.md")
+    loaded = ModelCard.load(tmp_path / "README.md")
+    assert loaded.data.eval_results[0].metric_value == 0.8776
+
+
+def test_body_carries_the_run(metrics):
+    text = str(model_card(CONFIG, metrics, "me/textcnn-imdb"))
+    assert "**Test accuracy: 87.76%**" in text
+    assert "| 2 | 0.2700 | 89.00% | 0.2900 | 88.40% | 60.8 s |" in text  # per-epoch history
+    assert "| `lr` | `0.001` |" in text and "output_dir" not in text  # options, not where files went
+    assert "python train.py --epochs 2" in text
+    assert "GloVe 6B.50d" in text and "28,000 of 30,000 tokens" in text
+    assert "Dry run" not in text
+    for limit in ("English movie reviews only", "Short texts", "Sarcasm"):
+        assert limit in text
+
+
+@pytest.mark.parametrize(
+    "repo_id, revision, expected",
+    [
+        (None, None, [f'SentimentPipeline.from_pretrained("{PLACEHOLDER_REPO_ID}")']),
+        ("me/textcnn-imdb", None, ['SentimentPipeline.from_pretrained("me/textcnn-imdb")',
+                                   'TextCNN.from_pretrained("me/textcnn-imdb")',
+                                   "predict --model me/textcnn-imdb reviews.txt"]),
+        ("me/textcnn-imdb", "v2", ['SentimentPipeline.from_pretrained("me/textcnn-imdb", revision="v2")',
+                                   'TextCNN.from_pretrained("me/textcnn-imdb", revision="v2")',
+                                   "predict --model me/textcnn-imdb --revision v2 reviews.txt"]),
+    ],
+)
+def test_usage_snippet_names_the_repo(metrics, repo_id, revision, expected):
+    text = str(model_card(CONFIG, metrics, repo_id, revision))
+    for snippet in expected:
+        assert snippet in text
+
+
+@pytest.mark.parametrize("flag, banner", [("dry_run", "**Dry run.**"), ("interrupted", "**Interrupted run.** Training was stopped after 2 epoch(s)")])
+def test_unfinished_runs_are_flagged(metrics, flag, banner):
+    assert banner not in str(model_card(CONFIG, metrics))
+    metrics[flag] = True
+    assert banner in str(model_card(CONFIG, metrics))
+
+
+def test_a_run_without_test_evaluation_has_no_results(metrics):
+    metrics["test_accuracy"] = metrics["test_loss"] = None  # train.py --no-test
+    card = ModelCard(str(model_card(CONFIG, metrics)))
+    assert card.data.eval_results is None and "Test accuracy" not in card.text
+
+
+def test_without_metrics_there_are_no_results():
+    card = ModelCard(str(model_card(CONFIG)))
+    assert card.data.eval_results is None
+    assert "## Training" not in str(card)
+    assert card.data.library_name == "textcnn"
+
+
+def test_card_for_a_folder_reads_its_config_and_metrics(tiny_model_dir, metrics, tmp_path):
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "config.json").write_text((tiny_model_dir / "config.json").read_text())
+    (folder / "metrics.json").write_text(json.dumps(metrics))
+    text = str(model_card_for_folder(folder, "me/tiny"))
+    assert "4 convolution filters of each width 2, 3" in text
+    assert ModelCard(text).data.eval_results[0].metric_value == 0.8776
+
+
+def test_save_pretrained_writes_this_card(tmp_path):
+    """The mixin's save_pretrained / push_to_hub write our card, not its generic template."""
+    model = TextCNN(TextCNNConfig(vocab_size=4, embedding_dim=2, filter_widths=(1,), num_filters=1))
+    model.vocab_tokens = ["<pad>", "<unk>", "good", "bad"]
+    model.save_pretrained(tmp_path)
+    card = ModelCard.load(tmp_path / "README.md")
+    assert card.data.library_name == "textcnn" and "## Limitations" in card.text

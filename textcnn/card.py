@@ -1,0 +1,284 @@
+"""The model card: the Hub repo's README.md, generated from a run's config.json and metrics.json.
+
+The YAML header is what the Hub indexes (library, license, tags, dataset, task, and the test
+accuracy as ``model-index``); the body says what the model is, how to load it, how it was
+trained and where it fails.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, is_dataclass
+from pathlib import Path
+from typing import Any
+
+from huggingface_hub import EvalResult, ModelCard, ModelCardData
+
+from textcnn.data import IMDB_HUB_ID
+
+LICENSE = "mit"
+LIBRARY_NAME = "textcnn"
+PIPELINE_TAG = "text-classification"
+TAGS = ["text-classification", "sentiment-analysis", "textcnn", "imdb", "pytorch"]
+DEFAULT_MODEL_NAME = "textcnn-imdb"
+PLACEHOLDER_REPO_ID = "your-name/textcnn-imdb"  # shown in the usage snippet until the repo is known
+
+# run options that say nothing about the model (where files went, how progress was shown, the push)
+_RUNTIME_ARGS = {"output_dir", "no_progress", "push_to_hub", "private", "revision", "num_proc", "threads",
+                 "resume", "checkpoint_dir"}
+
+
+def model_card(config: Any, metrics: dict | None = None, repo_id: str | None = None,
+               revision: str | None = None) -> ModelCard:
+    """The card for a model with ``config`` (a TextCNNConfig or its dict) trained with ``metrics``.
+
+    ``repo_id`` and ``revision`` go into the loading snippet; without ``metrics`` (a model saved
+    outside train.py) the card has no results and no training section.
+    """
+    config = asdict(config) if is_dataclass(config) else dict(config)
+    metrics = metrics or {}
+    model_name = repo_id.split("/")[-1] if repo_id else DEFAULT_MODEL_NAME
+    test_accuracy = metrics.get("test_accuracy")
+    eval_results = None
+    if test_accuracy is not None:
+        eval_results = [
+            EvalResult(
+                task_type="text-classification",
+                task_name="Sentiment analysis",
+                dataset_type=IMDB_HUB_ID,
+                dataset_name="IMDb",
+                dataset_config="plain_text",
+                dataset_split="test",
+                metric_type="accuracy",
+                metric_name="Accuracy",
+                metric_value=round(float(test_accuracy), 4),
+            )
+        ]
+    data = ModelCardData(
+        language="en",
+        license=LICENSE,
+        library_name=LIBRARY_NAME,
+        pipeline_tag=PIPELINE_TAG,
+        tags=list(TAGS),
+        datasets=[IMDB_HUB_ID],
+        metrics=["accuracy"],
+        model_name=model_name if eval_results else None,  # only model-index uses it
+        eval_results=eval_results,
+    )
+    sections = [
+        _overview(config, metrics),
+        _usage(repo_id or PLACEHOLDER_REPO_ID, revision),
+        _training(metrics) if metrics else "",
+        _limitations(config),
+        _files(),
+        _citation(),
+    ]
+    body = "\n".join(section for section in sections if section)
+    return ModelCard(f"---\n{data.to_yaml()}\n---\n\n{body}")
+
+
+def model_card_for_folder(folder: str | Path, repo_id: str | None = None, revision: str | None = None) -> ModelCard:
+    """The card for a saved model folder, from its ``config.json`` and (if there) ``metrics.json``."""
+    from textcnn.hub import CONFIG, METRICS
+
+    folder = Path(folder)
+    config = json.loads((folder / CONFIG).read_text(encoding="utf-8"))
+    metrics_path = folder / METRICS
+    metrics = json.loads(metrics_path.read_text(encoding="utf-8")) if metrics_path.is_file() else None
+    return model_card(config, metrics, repo_id, revision)
+
+
+def _percent(value: float | None) -> str:
+    return "n/a" if value is None else f"{100 * value:.2f}%"
+
+
+def _overview(config: dict, metrics: dict) -> str:
+    widths = ", ".join(str(w) for w in config.get("filter_widths", []))
+    num_filters = config.get("num_filters", 0)
+    labels = " / ".join(f"`{label}`" for label in config.get("labels", ()))
+    glove = metrics.get("args", {}).get("glove", metrics.get("glove"))
+    init = (
+        f"initialised from GloVe {glove} vectors and fine-tuned" if glove and glove != "none"
+        else "randomly initialised and trained"
+    )
+    lines = [f"# TextCNN sentiment classifier for IMDb movie reviews\n"]
+    if metrics.get("dry_run"):
+        lines.append(
+            "> **Dry run.** This model was trained for a few batches on a small slice of the data to check "
+            "the training script; its figures mean nothing and it should not be used.\n"
+        )
+    if metrics.get("interrupted"):
+        lines.append(
+            f"> **Interrupted run.** Training was stopped after {len(metrics.get('history', []))} epoch(s); this is "
+            "the best of those, not the model of a finished run.\n"
+        )
+    lines.append(
+        "A convolutional sentence classifier after Kim (2014), *Convolutional Neural Networks for Sentence "
+        f"Classification*, trained on the IMDb movie-review dataset (`{IMDB_HUB_ID}`) to tell a negative from "
+        f"a positive review ({labels}).\n"
+    )
+    lines.append(
+        f"Tokens (spaCy, lower-cased) are embedded in {config.get('embedding_dim')} dimensions ({init}); "
+        f"{num_filters} convolution filters of each width {widths} slide over the review; each filter keeps its "
+        "maximum over the text (max-over-time pooling); dropout and a linear layer give the two class logits. "
+        f"Reviews longer than {config.get('max_tokens')} tokens are truncated. The vocabulary holds "
+        f"{config.get('vocab_size')} tokens, `<pad>` and `<unk>` included.\n"
+    )
+    lines.append(
+        "Because each pooled feature comes from a single n-gram of the review, a prediction decomposes exactly "
+        "into per-filter (and per-token) contributions: `SentimentPipeline.explain` returns them, and "
+        "`filter_ngrams.json` lists the training-set n-grams each filter responds to most.\n"
+    )
+    if metrics.get("test_accuracy") is not None:
+        lines.append(
+            f"**Test accuracy: {_percent(metrics['test_accuracy'])}** on the {metrics.get('examples', {}).get('test', 'n/a')} "
+            "reviews of the IMDb test split (evaluated once, with the epoch chosen on validation).\n"
+        )
+    return "\n".join(lines)
+
+
+def _usage(repo_id: str, revision: str | None) -> str:
+    revision_arg = f', revision="{revision}"' if revision else ""
+    revision_flag = f" --revision {revision}" if revision else ""
+    return f"""## How to use
+
+With the `textcnn` package (this model's code) installed:
+
+```python
+from textcnn.pipeline import SentimentPipeline
+
+classifier = SentimentPipeline.from_pretrained("{repo_id}"{revision_arg})
+prediction = classifier("A moving, beautifully acted film; I loved every minute of it.")
+print(prediction.label, prediction.probabilities)  # pos {{'neg': ..., 'pos': ...}}
+
+explanation = classifier.explain("The plot was a dull, boring mess.")  # exact per-filter evidence
+```
+
+The bare network (`torch.nn.Module`) loads the same way:
+
+```python
+from textcnn.model import TextCNN
+
+model = TextCNN.from_pretrained("{repo_id}"{revision_arg})  # model.safetensors, config.json, vocab.json
+```
+
+From the command line, one review per line in, one JSON object per line out:
+
+```bash
+python -m textcnn predict --model {repo_id}{revision_flag} reviews.txt
+```
+
+Pass `revision="<commit hash>"` to pin an exact version. Loading reads only `model.safetensors` (never a
+pickle), strictly: a repo whose weights, config and vocabulary disagree is refused. Downloads go through the
+usual Hugging Face cache, and with `HF_HUB_OFFLINE=1` the cached copy is used.
+"""
+
+
+def _training(metrics: dict) -> str:
+    args = metrics.get("args", {})
+    lines = ["## Training\n"]
+    dataset = args.get("dataset", IMDB_HUB_ID)
+    examples = metrics.get("examples", {})
+    source = f"`{dataset}`" if dataset == IMDB_HUB_ID else f"a local copy of `{IMDB_HUB_ID}` (`{dataset}`)"
+    lines.append(
+        f"Data: {source}; {examples.get('train', 'n/a')} training and {examples.get('validation', 'n/a')} "
+        f"validation reviews (a stratified split of the train split, seed {args.get('seed', 'n/a')}), "
+        f"{examples.get('test', 'n/a')} test reviews. The epoch with the best validation accuracy is kept.\n"
+    )
+    if metrics.get("command"):
+        lines.append(f"Command:\n\n```bash\n{metrics['command']}\n```\n")
+    config_rows = [f"| `{key}` | `{value}` |" for key, value in sorted(args.items()) if key not in _RUNTIME_ARGS]
+    if config_rows:
+        lines.append("| option | value |\n|---|---|\n" + "\n".join(config_rows) + "\n")
+    figures = [
+        ("test accuracy", _percent(metrics.get("test_accuracy"))),
+        ("test loss", _number(metrics.get("test_loss"))),
+        ("validation accuracy (best epoch)", _percent(metrics.get("val_accuracy"))),
+        ("best epoch", metrics.get("best_epoch", "n/a")),
+        ("parameters", _count(metrics.get("parameters"))),
+        ("vocabulary", _count(metrics.get("vocab_size"))),
+        ("GloVe coverage", _coverage(metrics)),
+        ("training time", _seconds(metrics.get("seconds", {}).get("train"))),
+        ("device", metrics.get("device", "n/a")),
+        ("torch", metrics.get("torch", "n/a")),
+    ]
+    lines.append("| figure | value |\n|---|---|\n" + "\n".join(f"| {name} | {value} |" for name, value in figures) + "\n")
+    history = metrics.get("history", [])
+    if history:
+        rows = [
+            f"| {r.get('epoch')} | {_number(r.get('train_loss'))} | {_percent(r.get('train_accuracy'))} | "
+            f"{_number(r.get('val_loss'))} | {_percent(r.get('val_accuracy'))} | {_seconds(r.get('seconds'))} |"
+            for r in history
+        ]
+        lines.append(
+            "Per epoch (`training_curves.png` plots them):\n\n"
+            "| epoch | train loss | train accuracy | val loss | val accuracy | time |\n|---|---|---|---|---|---|\n"
+            + "\n".join(rows) + "\n"
+        )
+    return "\n".join(lines)
+
+
+def _number(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4f}"
+
+
+def _count(value: int | None) -> str:
+    return "n/a" if value is None else f"{value:,}"
+
+
+def _seconds(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1f} s"
+
+
+def _coverage(metrics: dict) -> str:
+    covered, total = metrics.get("glove_coverage"), metrics.get("vocab_size")
+    if not covered or not total:
+        return "n/a"
+    return f"{covered:,} of {total:,} tokens ({100 * covered / total:.1f}%)"
+
+
+def _limitations(config: dict) -> str:
+    widest = max(config.get("filter_widths", [1]))
+    return f"""## Limitations
+
+- **English movie reviews only.** It was trained on IMDb reviews (long, informal, about films); on other
+  languages, other domains (products, tweets, news) or other registers its accuracy is unknown and likely
+  lower. Words outside its vocabulary all map to `<unk>`.
+- **Two classes, no neutral.** Every text is called `neg` or `pos`; a neutral or mixed text still gets one
+  of the two, and the probabilities are not calibrated, so do not read 0.6 as "60% sure".
+- **Short texts.** The model sees n-grams of {", ".join(str(w) for w in config.get("filter_widths", []))} tokens.
+  A text of a few words gives each filter one or two windows (shorter than {widest} tokens, it is padded),
+  so the verdict rests on very little evidence; a single word such as "fine" or "bad" can swing it. It was
+  trained on reviews of hundreds of words.
+- **Sarcasm, irony and long-range negation.** Each feature is a local phrase: "Oh great, another two hours
+  I will never get back" contains "great" and may be read as positive, and a negation further away than a
+  filter's width ("I would not, despite the cast and the hype, call it good") is missed. Reviews that
+  describe a plot with strong words ("a brutal, horrifying murder") can be misread as negative.
+- **Truncation.** Only the first {config.get("max_tokens")} tokens are read; a verdict at the end of a longer
+  review is not seen.
+- **Biases of the data.** IMDb reviews reflect their authors and the films reviewed; the model can pick up
+  associations between names, genres or topics and sentiment.
+"""
+
+
+def _files() -> str:
+    return """## Files
+
+| file | contents |
+|---|---|
+| `model.safetensors` | weights (safetensors only; no pickle) |
+| `config.json` | architecture (`TextCNNConfig`) |
+| `vocab.json` | the vocabulary, token ids in order |
+| `filter_ngrams.json` | per filter, the training-set n-grams that activate it most |
+| `metrics.json` | the training run's figures, options and per-epoch history |
+| `training_curves.png` | loss and accuracy per epoch |
+"""
+
+
+def _citation() -> str:
+    return """## References
+
+- Yoon Kim. 2014. Convolutional Neural Networks for Sentence Classification. EMNLP. https://arxiv.org/abs/1408.5882
+- Andrew L. Maas et al. 2011. Learning Word Vectors for Sentiment Analysis. ACL. (the IMDb dataset)
+- Jeffrey Pennington, Richard Socher, Christopher D. Manning. 2014. GloVe: Global Vectors for Word Representation. EMNLP.
+"""
