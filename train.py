@@ -31,7 +31,8 @@ from textcnn.data import (
     tokenize_dataset,
 )
 from textcnn.glove import embedding_matrix, load_glove
-from textcnn.hub import CURVES, METRICS, save_model_folder
+from textcnn.card import model_card
+from textcnn.hub import CARD, CURVES, METRICS, PushError, check_push_prerequisites, push_model_folder, save_model_folder
 from textcnn.model import TextCNN, TextCNNConfig
 from textcnn.ngrams import top_filter_ngrams
 from textcnn.plots import training_curves_png
@@ -74,6 +75,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--output-dir", default="runs/textcnn-imdb", help="where the model folder is written")
     p.add_argument("--no-progress", action="store_true", help="no tqdm bars (log lines only)")
     p.add_argument("--dry-run", action="store_true", help="tiny slice, 1 epoch, a few batches: checks the whole script in seconds")
+    # publishing
+    p.add_argument("--push-to-hub", metavar="REPO_ID", default=None, help="push the finished model folder to this Hub repo, in one commit (token: HF_TOKEN or `hf auth login`)")
+    p.add_argument("--private", action="store_true", help="with --push-to-hub: create the repo private (an existing repo keeps its visibility)")
+    p.add_argument("--revision", default=None, help="with --push-to-hub: the branch to push to, created if needed (default: main)")
     return p.parse_args(argv)
 
 
@@ -86,6 +91,13 @@ def pick_device(name: str) -> torch.device:
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    if (args.private or args.revision) and not args.push_to_hub:
+        sys.exit("error: --private and --revision only apply with --push-to-hub")
+    if args.push_to_hub:  # a missing or rejected token must show now, not after training
+        try:
+            check_push_prerequisites(args.push_to_hub)
+        except PushError as error:
+            sys.exit(f"error: {error}")
     if args.dry_run:
         args.epochs = 1
     started = time.perf_counter()
@@ -208,9 +220,17 @@ def main(argv: list[str] | None = None) -> dict:
         extra_files={
             METRICS: json.dumps(metrics, indent=2).encode(),
             CURVES: training_curves_png(history, best.epoch),
+            CARD: model_card(config, metrics, args.push_to_hub, args.revision).content.encode(),
         },
     )
     log.info("model folder written to %s", out)
+    if args.push_to_hub:
+        try:
+            url = push_model_folder(out, args.push_to_hub, revision=args.revision, private=args.private)
+        except PushError as error:
+            log.error("%s", error)
+            sys.exit(1)
+        log.info("pushed to the Hub: %s", url)
     return metrics
 
 
