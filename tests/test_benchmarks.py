@@ -1,0 +1,123 @@
+"""The benchmarks' quick modes run end to end and write sane JSON (timing itself lives in benchmarks/, not here).
+
+They use the bundled model once it exists (else the tiny fixture model) and a slice of the local
+IMDb copy when there is one (else the benchmarks' own synthetic set).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from benchmarks import accuracy, common, inference, memory, training
+from textcnn.pipeline import BUNDLED_MODEL
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def model_dir(tiny_model_dir) -> str:
+    return str(BUNDLED_MODEL if BUNDLED_MODEL.is_dir() else tiny_model_dir)
+
+
+def read_record(path: Path, name: str) -> dict:
+    record = json.loads(path.read_text())
+    assert record["benchmark"] == name
+    assert record["quick"] is True
+    assert record["command"].startswith(f"python benchmarks/{name}.py --quick")
+    assert record["machine"]["cpu_cores"] >= 1 and record["machine"]["torch"]
+    assert record["targets"] == common.TARGETS
+    assert set(record["target_met"]) <= set(common.TARGETS)
+    return record
+
+
+def test_accuracy_quick(model_dir, tmp_path):
+    out = tmp_path / "accuracy.json"
+    accuracy.main(["--quick", "--model", model_dir, "--output", str(out)])
+    record = read_record(out, "accuracy")
+    model, tfidf = record["results"]["textcnn"], record["results"]["tfidf_logreg"]
+    for r in (model, tfidf):
+        assert 0 <= r["test_accuracy"] <= 1 and r["test_loss"] > 0
+        assert r["reviews"] == record["config"]["test_reviews"] > 0
+    assert tfidf["C"] in common.BASELINE_C_GRID and tfidf["fit_seconds"] > 0 and tfidf["features"] > 0
+    assert 0 <= tfidf["val_accuracy"] <= 1
+
+
+def test_inference_quick(model_dir, tmp_path):
+    out = tmp_path / "inference.json"
+    inference.main(["--quick", "--model", model_dir, "--output", str(out)])
+    record = read_record(out, "inference")
+    for r in record["results"].values():
+        assert r["batch"]["reviews"] == record["config"]["test_reviews"] > 0
+        assert r["batch"]["reviews_per_second"] > 0
+        latency = r["explain_latency"]
+        assert latency["calls"] == record["config"]["latency_reviews"] == 30
+        assert 0 < latency["median_ms"] <= latency["p99_ms"] <= latency["max_ms"]
+    assert 0 < record["results"]["textcnn"]["batch"]["tokenize_seconds"]
+
+
+def test_memory_quick(model_dir, tmp_path):
+    out = tmp_path / "memory.json"
+    memory.main(["--quick", "--model", model_dir, "--output", str(out)])
+    record = read_record(out, "memory")
+    stages = {s["stage"]: s["rss_mb"] for s in record["results"]["stages"]}
+    assert stages["gradio imported"] > stages["python started, reviews read"] > 0
+    assert "model loaded" in stages
+    assert record["results"]["peak_rss_mb"] >= max(stages.values())
+
+
+def test_training_quick(tmp_path):
+    out = tmp_path / "training.json"
+    training.main(["--quick", "--output", str(out)])
+    record = read_record(out, "training")
+    runs = record["results"]
+    assert set(runs) == {"defaults", "original"}
+    for r in runs.values():
+        assert r["epochs"] == 1 and r["mean_seconds_per_epoch"] > 0  # --dry-run trains one epoch
+        assert r["wall_seconds"] >= r["total_seconds"] > 0
+        assert 0 <= r["test_accuracy"] <= 1
+    original = runs["original"]["args"]
+    assert (original["num_filters"], original["filter_widths"], original["batch_size"]) == (100, [3, 4, 5], 64)
+    assert original["no_bucket"] and original["dry_run"]
+    assert runs["defaults"]["flags"] == []
+    assert set(record["ratios_original_over_defaults"]) == {"seconds_per_epoch", "wall_seconds", "time_to_target"}
+
+
+def test_original_recipe_is_kims():
+    """The pinned recipe still parses with train.py's flags and says what issue 5 calls the original."""
+    import train
+
+    args = train.parse_args(training.ORIGINAL_RECIPE)
+    assert (args.num_filters, args.filter_widths, args.batch_size, args.epochs) == (100, [3, 4, 5], 64, 5)
+    assert args.no_bucket and args.dropout == 0.5
+
+
+def test_time_to_target_counts_data_setup_and_epochs_until_validation_reaches_it():
+    history = [{"epoch": e, "seconds": 10.0, "val_accuracy": acc} for e, acc in ((1, 0.90), (2, 0.916), (3, 0.92))]
+    metrics = {"history": history, "seconds": {"prepare_data": 5.0, "train": 32.0, "total": 40.0},
+               "best_epoch": 3, "val_accuracy": 0.92, "test_accuracy": 0.917, "device": "cpu", "args": {}}
+    summary = training.summarise(metrics, {"wall_seconds": 43.0}, target=0.915)
+    assert summary["time_to_target_seconds"] == 5 + 2 + 10 + 10  # data, setup, epochs 1 and 2
+    assert summary["target_epoch"] == 2
+    assert training.summarise(metrics, {}, target=0.95)["time_to_target_seconds"] is None
+
+
+def test_quick_mode_without_local_imdb_uses_a_synthetic_set(monkeypatch, tmp_path):
+    monkeypatch.setattr(common, "LOCAL_IMDB", tmp_path / "missing")
+    with common.dataset_source(None, quick=True) as source:
+        data = common.load_texts(source, ("train", "test"), {"test": 50})
+    assert len(data["test"][0]) == 50 and set(data["train"][1]) == {0, 1}
+    with common.dataset_source(None, quick=False) as source:
+        assert source == "stanfordnlp/imdb"
+
+
+@pytest.mark.parametrize("name", ["accuracy", "training", "inference", "memory"])
+def test_scripts_run_as_files(name):
+    done = subprocess.run([sys.executable, f"benchmarks/{name}.py", "--help"], cwd=REPO_ROOT,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "--quick" in done.stdout
