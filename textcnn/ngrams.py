@@ -28,8 +28,8 @@ def top_filter_ngrams(model: TextCNN, split: EncodedSplit, vocab: Vocab, device:
     heaps: list[list[tuple[float, str]]] = [[] for _ in range(num_features)]
     best: list[dict[str, float]] = [{} for _ in range(num_features)]
     min_width = max(model.config.filter_widths)
-    offset = 0
-    for ids, _ in iterate_batches(split, batch_indices(split.lengths, batch_size, bucket=False), min_width):
+    batches = batch_indices(split.lengths, batch_size, bucket=True)  # similar lengths: little padding
+    for index, (ids, _) in zip(batches, iterate_batches(split, batches, min_width)):
         features = model.forward_features(ids.to(device))
         pooled, position = features.pooled.cpu(), features.position.cpu()
         widths = features.width.cpu().tolist()
@@ -43,7 +43,7 @@ def top_filter_ngrams(model: TextCNN, split: EncodedSplit, vocab: Vocab, device:
                 heap = heaps[f]
                 if len(heap) >= k and value <= heap[0][0]:
                     break
-                doc = split.ids[offset + row]
+                doc = split.ids[index[row]]
                 start = int(position[row, f])
                 ngram = " ".join(vocab.decode(doc[start : start + w].tolist()))
                 if ngram in best[f]:
@@ -53,7 +53,6 @@ def top_filter_ngrams(model: TextCNN, split: EncodedSplit, vocab: Vocab, device:
                 if len(heap) > k:
                     _, dropped = heapq.heappop(heap)
                     del best[f][dropped]
-        offset += ids.shape[0]
     return [
         [{"ngram": ngram, "activation": round(value, 4)} for value, ngram in sorted(heap, reverse=True)]
         for heap in heaps

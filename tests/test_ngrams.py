@@ -1,0 +1,36 @@
+import numpy as np
+import torch
+
+from textcnn.data import encode, pad_batch
+from textcnn.model import TextCNN, TextCNNConfig
+from textcnn.ngrams import top_filter_ngrams
+from textcnn.vocab import Vocab
+
+from conftest import make_reviews
+
+
+def test_top_ngrams_match_a_brute_force_search():
+    texts, labels = make_reviews(60, seed=5)
+    docs = [t.replace("<br /><br />", " ").split() for t in texts]
+    vocab = Vocab.build(docs, max_size=100)
+    split = encode(docs, labels, vocab, max_tokens=100)
+    torch.manual_seed(0)
+    model = TextCNN(TextCNNConfig(vocab_size=len(vocab), embedding_dim=6, filter_widths=(2, 3), num_filters=3)).eval()
+    result = top_filter_ngrams(model, split, vocab, torch.device("cpu"), k=4, batch_size=7)
+    assert len(result) == 6
+    for f, entries in enumerate(result):
+        width = model.config.filter_widths[f // 3]
+        conv = model.convs[f // 3]
+        # every window of every document, scored directly
+        scores: dict[str, float] = {}
+        for ids in split.ids:
+            x = model.embedding(pad_batch([ids], width)).transpose(1, 2)
+            acts = torch.relu(conv(x))[0, f % 3].tolist()
+            for start, value in enumerate(acts[: max(1, len(ids) - width + 1)]):
+                ngram = " ".join(vocab.decode(ids[start : start + width].tolist()))
+                scores[ngram] = max(scores.get(ngram, 0.0), value)
+        expected = sorted((v for v in scores.values() if v > 0), reverse=True)[: len(entries)]
+        assert [e["activation"] for e in entries] == [round(v, 4) for v in expected]
+        for entry in entries:
+            assert np.isclose(scores[entry["ngram"]], entry["activation"], atol=1e-4)
+        assert len({e["ngram"] for e in entries}) == len(entries)
