@@ -1,0 +1,63 @@
+"""Helpers shared by the app tests: import ``app`` against a test model, serve a demo on a free port."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import shutil
+import socket
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import ModuleType
+
+
+def import_app(model_dir: Path) -> ModuleType:
+    """The ``app`` module; its start-up model is ``model_dir`` unless it was imported already.
+
+    Tests pass their own pipeline to ``app.build_demo``; the start-up model only has to load.
+    """
+    if "app" in sys.modules:
+        return sys.modules["app"]
+    previous = os.environ.get("TEXTCNN_MODEL")
+    os.environ["TEXTCNN_MODEL"] = str(model_dir)
+    try:
+        return importlib.import_module("app")
+    finally:
+        if previous is None:
+            del os.environ["TEXTCNN_MODEL"]
+        else:
+            os.environ["TEXTCNN_MODEL"] = previous
+
+
+def with_filter_ngrams(model_dir: Path, destination: Path) -> Path:
+    """A copy of a model folder with a ``filter_ngrams.json`` like training writes (made-up n-grams)."""
+    shutil.copytree(model_dir, destination)
+    config = json.loads((destination / "config.json").read_text())
+    num_features = len(config["filter_widths"]) * config["num_filters"]
+    ngrams = [
+        [{"ngram": f"great film {f}", "activation": 2.0}, {"ngram": "<b>not</b> bad", "activation": 1.5}]
+        for f in range(num_features)
+    ]
+    (destination / "filter_ngrams.json").write_text(json.dumps(ngrams))
+    return destination
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def serving(demo) -> Iterator[str]:
+    """Launch ``demo`` on 127.0.0.1 (a free port, no SSR) and yield its URL; close it afterwards."""
+    _, url, _ = demo.launch(
+        server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True, ssr_mode=False
+    )
+    try:
+        yield url
+    finally:
+        demo.close()
