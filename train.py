@@ -14,6 +14,7 @@ import json
 import logging
 import math
 import platform
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -36,10 +37,13 @@ from textcnn.hub import CARD, CURVES, METRICS, PushError, check_push_prerequisit
 from textcnn.model import TextCNN, TextCNNConfig
 from textcnn.ngrams import top_filter_ngrams
 from textcnn.plots import training_curves_png
-from textcnn.training import evaluate, fit
+from textcnn.checkpoint import load_checkpoint, save_checkpoint
+from textcnn.training import EpochResult, evaluate, fit
 from textcnn.vocab import Vocab
 
 log = logging.getLogger("train")
+# arguments that may differ between a run and its --resume without changing the result
+RUNTIME_ONLY_ARGS = {"resume", "no_progress", "device", "threads", "num_proc", "checkpoint_dir", "push_to_hub", "private", "revision"}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -74,6 +78,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--output-dir", default="runs/textcnn-imdb", help="where the model folder is written")
     p.add_argument("--no-progress", action="store_true", help="no tqdm bars (log lines only)")
+    p.add_argument("--resume", action="store_true", help="continue from the checkpoint of the last finished epoch (same arguments)")
+    p.add_argument("--checkpoint-dir", default=None, help="where the per-epoch checkpoint lives (default: OUTPUT_DIR.checkpoint; removed after success)")
+    p.add_argument("--no-test", action="store_true", help="skip the test-split evaluation (for tuning runs: decide on validation only)")
     p.add_argument("--dry-run", action="store_true", help="tiny slice, 1 epoch, a few batches: checks the whole script in seconds")
     # publishing
     p.add_argument("--push-to-hub", metavar="REPO_ID", default=None, help="push the finished model folder to this Hub repo, in one commit (token: HF_TOKEN or `hf auth login`)")
@@ -169,24 +176,54 @@ def main(argv: list[str] | None = None) -> dict:
         batches = batch_indices(split.lengths, 256, None, bucket=not args.no_bucket)
         return iterate_batches(split, batches, min_width), len(batches)
 
+    checkpoint_dir = Path(args.checkpoint_dir or f"{str(args.output_dir).rstrip('/')}.checkpoint")
+    run_args = {k: v for k, v in vars(args).items() if k not in RUNTIME_ONLY_ARGS}
     best_state: dict[str, torch.Tensor] = {}
+    completed: list[EpochResult] = []
+    if args.resume:
+        if not (checkpoint_dir / "state.json").is_file():
+            raise SystemExit(f"--resume: no checkpoint in {checkpoint_dir}; start without --resume")
+        checkpoint = load_checkpoint(checkpoint_dir, model=model, optimizer=optimizer, scheduler=scheduler, rng=rng)
+        changed = {k: (checkpoint.args.get(k), v) for k, v in run_args.items() if checkpoint.args.get(k) != v}
+        if changed:
+            raise SystemExit(f"--resume: arguments differ from the checkpoint's (saved, now): {changed}")
+        best_state.update(checkpoint.best_state)
+        completed.extend(checkpoint.history)
+        log.info("resuming after epoch %d from %s", checkpoint.epoch, checkpoint_dir)
 
-    def keep_best(result, is_best: bool) -> None:
+    def end_of_epoch(result: EpochResult, is_best: bool) -> None:
+        completed.append(result)
         if is_best:
             best_state.update(copy.deepcopy(model.state_dict()))
+        save_checkpoint(checkpoint_dir, model=model, optimizer=optimizer, scheduler=scheduler, rng=rng,
+                        epoch=result.epoch, history=completed, best_state=best_state, args=run_args)
 
-    history = fit(
-        model, optimizer, args.epochs, train_batches, lambda: eval_batches(val_data), device, scheduler,
-        mixed, args.max_norm, not args.no_progress, on_epoch_end=keep_best, log=log.info,
-    )
+    interrupted = False
+    try:
+        fit(
+            model, optimizer, args.epochs, train_batches, lambda: eval_batches(val_data), device, scheduler,
+            mixed, args.max_norm, not args.no_progress, start_epoch=len(completed) + 1, history=list(completed),
+            on_epoch_end=end_of_epoch, log=log.info,
+        )
+    except KeyboardInterrupt:
+        # Ctrl-C: finish with the best finished epoch; the checkpoint stays for --resume
+        if not completed:
+            raise SystemExit("interrupted before the first epoch finished: nothing to save")
+        interrupted = True
+        log.warning("interrupted: writing the best of %d finished epoch(s); --resume continues the run", len(completed))
+    history = completed
     best = max(history, key=lambda r: (r.val_accuracy, -r.val_loss))
     model.load_state_dict(best_state)
     trained = time.perf_counter()
 
     # --- the one look at test, then what each filter learned ------------------------------
-    batches, count = eval_batches(test_data)
-    test_loss, test_acc = evaluate(model, batches, device, mixed, count, not args.no_progress, "test")
-    log.info("best epoch %d: val acc %.4f | test loss %.4f acc %.4f", best.epoch, best.val_accuracy, test_loss, test_acc)
+    test_loss = test_acc = None
+    if not args.no_test:
+        batches, count = eval_batches(test_data)
+        test_loss, test_acc = evaluate(model, batches, device, mixed, count, not args.no_progress, "test")
+        log.info("best epoch %d: val acc %.4f | test loss %.4f acc %.4f", best.epoch, best.val_accuracy, test_loss, test_acc)
+    else:
+        log.info("best epoch %d: val acc %.4f (test not evaluated: --no-test)", best.epoch, best.val_accuracy)
     model.filter_ngrams = top_filter_ngrams(model, train_data, vocab, device)
 
     metrics = {
@@ -195,6 +232,7 @@ def main(argv: list[str] | None = None) -> dict:
         "test_accuracy": test_acc,
         "test_loss": test_loss,
         "best_epoch": best.epoch,
+        "interrupted": interrupted,
         "history": [r.as_dict() for r in history],
         "seconds_per_epoch": [round(r.seconds, 2) for r in history],
         "seconds": {
@@ -224,7 +262,11 @@ def main(argv: list[str] | None = None) -> dict:
         },
     )
     log.info("model folder written to %s", out)
-    if args.push_to_hub:
+    if not interrupted:
+        shutil.rmtree(checkpoint_dir, ignore_errors=True)
+    if args.push_to_hub and interrupted:
+        log.warning("not pushing an interrupted run; finish it with --resume, or push this folder with: python -m textcnn push %s %s", out, args.push_to_hub)
+    elif args.push_to_hub:
         try:
             url = push_model_folder(out, args.push_to_hub, revision=args.revision, private=args.private)
         except PushError as error:
