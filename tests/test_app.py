@@ -11,7 +11,7 @@ import gradio as gr
 import pytest
 
 from app_server import import_app, serving, with_filter_ngrams
-from textcnn.pipeline import SentimentPipeline
+from textcnn.pipeline import BUNDLED_MODEL, SentimentPipeline
 from textcnn.tokenizer import clean
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no network calls from the test run
@@ -162,6 +162,21 @@ def test_model_source_from_command_line_or_environment(app, monkeypatch):
     monkeypatch.delenv("TEXTCNN_REVISION")
     source, revision = app.parse_args([])
     assert source.endswith("textcnn-imdb") and revision is None
+
+
+@pytest.mark.skipif(not BUNDLED_MODEL.is_dir(), reason="no bundled model yet (models/textcnn-imdb)")
+def test_bundled_model_gets_the_clear_examples_right_in_milliseconds(app):
+    pipeline = SentimentPipeline.from_pretrained(BUNDLED_MODEL)
+    examples = dict(app.EXAMPLES)
+    negative, positive = pipeline.labels
+    assert app.predict(pipeline, examples["Clearly positive"])["label"] == positive
+    assert app.predict(pipeline, examples["Clearly negative"])["label"] == negative
+    assert pipeline.model.filter_ngrams is not None, "the bundled model should carry filter_ngrams.json"
+    app.analyze(pipeline, examples["Long IMDb-style review"])  # warm-up
+    start = time.perf_counter()
+    for _ in range(5):
+        app.analyze(pipeline, examples["Long IMDb-style review"])
+    assert (time.perf_counter() - start) / 5 < 0.25  # about 10 ms on a 2-core CPU; generous for shared CI
 
 
 # --- the launched app, through gradio_client -----------------------------------------------------
