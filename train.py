@@ -46,8 +46,12 @@ log = logging.getLogger("train")
 RUNTIME_ONLY_ARGS = {"resume", "no_progress", "device", "threads", "num_proc", "checkpoint_dir", "push_to_hub", "private", "revision"}
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Show defaults, and keep the description's line breaks."""
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=_HelpFormatter)
     # data
     p.add_argument("--dataset", default=IMDB_HUB_ID, help="Hub dataset id, or a local folder laid out like it (plain_text/*.parquet)")
     p.add_argument("--val-fraction", type=float, default=0.1, help="share of train held out (stratified) to pick the best epoch")

@@ -47,3 +47,16 @@ def test_cache_is_bounded_and_results_stay_the_same():
 @pytest.mark.parametrize("text", ["", "   ", "<br /><br />", "\n\t"])
 def test_whitespace_only_gives_no_tokens(text):
     assert Tokenizer()(text) == []
+
+
+def test_huge_chunks_are_tokenised_in_bounded_time():
+    import time
+
+    started = time.perf_counter()
+    tokens = Tokenizer()("(" * 100_000)
+    assert time.perf_counter() - started < 2 and "".join(tokens) == "(" * 100_000
+
+
+def test_max_tokens_stops_early_but_signals_truncation():
+    tokens = Tokenizer()("word " * 10_000, max_tokens=50)
+    assert 50 < len(tokens) < 100

@@ -27,9 +27,6 @@ from textcnn.vocab import Vocab
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BUNDLED_MODEL = REPO_ROOT / "models" / "textcnn-imdb"
-# spaCy's prefix/suffix rules take time superlinear in a chunk's length (100,000 "(" take hours), so
-# longer whitespace-free chunks are tokenised in pieces this long; no chunk of IMDb train is longer
-MAX_CHUNK_CHARS = 100
 
 
 class EmptyTextError(ValueError):
@@ -107,23 +104,10 @@ class SentimentPipeline:
             raise TypeError(f"expected text, got {type(text).__name__}")
         if is_empty(text):
             raise EmptyTextError("The review is empty: type some text.")
-        tokens = self._tokenize(text)
+        tokens = self.tokenizer(text, max_tokens=self.max_tokens)
         truncated = len(tokens) > self.max_tokens
         tokens = tokens[: self.max_tokens]
         return tokens, np.asarray(self.vocab.encode(tokens), dtype=np.int64), truncated
-
-    def _tokenize(self, text: str) -> list[str]:
-        """The tokenizer's tokens, but bounded in time: stops once the text is known to be truncated.
-
-        Each piece is a cleaned whitespace-free string, which the tokenizer's own cleaning leaves as is.
-        """
-        tokens: list[str] = []
-        for chunk in clean(text).split():
-            for start in range(0, len(chunk), MAX_CHUNK_CHARS):
-                tokens.extend(self.tokenizer(chunk[start : start + MAX_CHUNK_CHARS]))
-                if len(tokens) > self.max_tokens:
-                    return tokens
-        return tokens
 
     def _prediction(self, probs: list[float], num_tokens: int, truncated: bool) -> Prediction:
         label = self.labels[int(np.argmax(probs))]

@@ -12,6 +12,9 @@ from collections.abc import Iterable
 import spacy
 
 _HTML_BREAK = re.compile(r"<\s*br\s*/?\s*>", re.IGNORECASE)
+# spaCy's prefix/suffix rules take time superlinear in a chunk's length (100,000 "(" take hours),
+# so longer whitespace-free chunks are tokenised in pieces this long; no IMDb train chunk is longer
+MAX_CHUNK_CHARS = 100
 
 
 def clean(text: str) -> str:
@@ -44,11 +47,21 @@ class Tokenizer:
             self._cache[chunk] = tokens
         return tokens
 
-    def __call__(self, text: str) -> list[str]:
-        """Tokens of one raw text (HTML breaks removed, lowercased)."""
+    def __call__(self, text: str, max_tokens: int | None = None) -> list[str]:
+        """Tokens of one raw text (HTML breaks removed, lowercased).
+
+        With ``max_tokens``, stops soon after that many (the result is longer, so callers can
+        tell the text was truncated) instead of tokenising a huge text only to cut it.
+        """
         tokens: list[str] = []
         for chunk in clean(text).split():
-            tokens.extend(self._chunk(chunk))
+            if len(chunk) <= MAX_CHUNK_CHARS:
+                tokens.extend(self._chunk(chunk))
+            else:
+                for start in range(0, len(chunk), MAX_CHUNK_CHARS):
+                    tokens.extend(self._chunk(chunk[start : start + MAX_CHUNK_CHARS]))
+            if max_tokens is not None and len(tokens) > max_tokens:
+                break
         return tokens
 
     def batch(self, texts: Iterable[str]) -> list[list[str]]:
