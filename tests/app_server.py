@@ -13,23 +13,29 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no telemetry calls from test runs
+
 
 def import_app(model_dir: Path) -> ModuleType:
     """The ``app`` module; its start-up model is ``model_dir`` unless it was imported already.
 
-    Tests pass their own pipeline to ``app.build_demo``; the start-up model only has to load.
+    Tests pass their own pipeline to ``app.build_demo``; the start-up model only has to load. The
+    app's one-thread torch setting is for serving: the rest of the test session keeps its own.
     """
+    import torch
+
     if "app" in sys.modules:
         return sys.modules["app"]
-    previous = os.environ.get("TEXTCNN_MODEL")
+    previous_model, previous_threads = os.environ.get("TEXTCNN_MODEL"), torch.get_num_threads()
     os.environ["TEXTCNN_MODEL"] = str(model_dir)
     try:
         return importlib.import_module("app")
     finally:
-        if previous is None:
+        torch.set_num_threads(previous_threads)
+        if previous_model is None:
             del os.environ["TEXTCNN_MODEL"]
         else:
-            os.environ["TEXTCNN_MODEL"] = previous
+            os.environ["TEXTCNN_MODEL"] = previous_model
 
 
 def with_filter_ngrams(model_dir: Path, destination: Path) -> Path:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
 import threading
 import time
 
@@ -14,7 +13,6 @@ from app_server import import_app, serving, with_filter_ngrams
 from textcnn.pipeline import BUNDLED_MODEL, SentimentPipeline
 from textcnn.tokenizer import clean
 
-os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no network calls from the test run
 
 HOSTILE = {
     "single character": "a",

@@ -6,7 +6,6 @@ into the box is shown as text and never rendered, and saves a screenshot to test
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
@@ -15,7 +14,6 @@ import pytest
 from app_server import import_app, serving, with_filter_ngrams
 from textcnn.pipeline import SentimentPipeline
 
-os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no network calls from the test run
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
