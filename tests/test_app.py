@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import random
+import string
 import threading
 import time
 
@@ -20,6 +22,8 @@ HOSTILE = {
     "only punctuation": "?!... ;-) ---",
     "1 MB review": "This film was great, I loved it. " * 31_000,
     "one 100,000-character token": "(" * 100_000,
+    # no whitespace and no repeats: every 100-character piece is new to the tokenizer's caches
+    "1 MB without whitespace": "".join(random.Random(0).choices(string.ascii_letters + string.punctuation, k=10**6)),
     "NUL and control characters": "good\x00movie\x01\x02 \x1b[31mbad\x7f",
     "right-to-left and combining": "\u202eevil\u202c هذا الفيلم رائع Z̴͓̈a̶l̷g̸o",
     "HTML and script": '<script>alert(1)</script><b>bold</b><img src=x onerror="alert(2)">',

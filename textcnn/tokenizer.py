@@ -55,13 +55,11 @@ class Tokenizer:
         """
         tokens: list[str] = []
         for chunk in clean(text).split():
-            if len(chunk) <= MAX_CHUNK_CHARS:
-                tokens.extend(self._chunk(chunk))
-            else:
-                for start in range(0, len(chunk), MAX_CHUNK_CHARS):
-                    tokens.extend(self._chunk(chunk[start : start + MAX_CHUNK_CHARS]))
-            if max_tokens is not None and len(tokens) > max_tokens:
-                break
+            # checked per piece: one 1 MB chunk is 10,000 pieces, too many to tokenise and then cut
+            for start in range(0, len(chunk), MAX_CHUNK_CHARS):
+                tokens.extend(self._chunk(chunk[start : start + MAX_CHUNK_CHARS]))
+                if max_tokens is not None and len(tokens) > max_tokens:
+                    return tokens
         return tokens
 
     def batch(self, texts: Iterable[str]) -> list[list[str]]:
