@@ -38,7 +38,7 @@ from textcnn.model import TextCNN, TextCNNConfig
 from textcnn.ngrams import top_filter_ngrams
 from textcnn.plots import training_curves_png
 from textcnn.checkpoint import load_checkpoint, save_checkpoint
-from textcnn.training import EpochResult, evaluate, fit
+from textcnn.training import EpochResult, evaluate, fit, native_bf16
 from textcnn.vocab import Vocab
 
 log = logging.getLogger("train")
@@ -78,7 +78,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0, help="seed for the split, initialisation and batch order")
     # runtime and output
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:1, ...")
-    p.add_argument("--no-mixed-precision", action="store_true", help="fp32 on CUDA too (CPU always trains in fp32)")
+    p.add_argument("--no-mixed-precision", action="store_true", help="train in fp32 (default: bf16 autocast on CUDA and on CPUs with native bf16)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--output-dir", default="runs/textcnn-imdb", help="where the model folder is written")
     p.add_argument("--no-progress", action="store_true", help="no tqdm bars (log lines only)")
@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> dict:
     if args.threads:
         torch.set_num_threads(args.threads)
     device = pick_device(args.device)
-    mixed = device.type == "cuda" and not args.no_mixed_precision
+    mixed = native_bf16(device) and not args.no_mixed_precision
     log.info("device %s%s", device, " (bf16 mixed precision)" if mixed else "")
 
     # --- data: load, tokenise (cached), carve validation from train ------------------------
@@ -224,7 +224,7 @@ def main(argv: list[str] | None = None) -> dict:
     test_loss = test_acc = None
     if not args.no_test:
         batches, count = eval_batches(test_data)
-        test_loss, test_acc = evaluate(model, batches, device, mixed, count, not args.no_progress, "test")
+        test_loss, test_acc = evaluate(model, batches, device, False, count, not args.no_progress, "test")
         log.info("best epoch %d: val acc %.4f | test loss %.4f acc %.4f", best.epoch, best.val_accuracy, test_loss, test_acc)
     else:
         log.info("best epoch %d: val acc %.4f (test not evaluated: --no-test)", best.epoch, best.val_accuracy)

@@ -33,10 +33,20 @@ class EpochResult:
         )
 
 
+def native_bf16(device: torch.device) -> bool:
+    """Whether ``device`` computes bfloat16 natively (CUDA; CPUs with AVX512-BF16 or AMX)."""
+    if device.type == "cuda":
+        return True
+    if device.type == "cpu":
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    return False
+
+
 def autocast(device: torch.device, enabled: bool):
-    """bfloat16 autocast on CUDA (no loss scaling needed); a no-op elsewhere."""
-    if enabled and device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
+    """bfloat16 autocast where the hardware has it (2-3x faster convolutions on such CPUs, and
+    no loss scaling needed, unlike float16); a no-op elsewhere or when ``enabled`` is false."""
+    if enabled and native_bf16(device):
+        return torch.autocast(device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
 
 
@@ -130,7 +140,8 @@ def fit(
             model, batches, optimizer, device, scheduler, mixed_precision, max_norm, count, progress, f"epoch {epoch}"
         )
         batches, count = val_batches()
-        val_loss, val_acc = evaluate(model, batches, device, mixed_precision, count, progress, "validation")
+        # evaluated in fp32, as the model will be served, so the chosen epoch is judged on what ships
+        val_loss, val_acc = evaluate(model, batches, device, False, count, progress, "validation")
         result = EpochResult(epoch, train_loss, train_acc, val_loss, val_acc, time.perf_counter() - started, lr)
         best = max(history, key=lambda r: (r.val_accuracy, -r.val_loss), default=None)
         is_best = best is None or (result.val_accuracy, -result.val_loss) > (best.val_accuracy, -best.val_loss)
