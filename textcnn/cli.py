@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import codecs
+import contextlib
 import json
+import os
 import sys
 from collections.abc import Iterator
 from typing import BinaryIO
@@ -12,16 +15,58 @@ from textcnn.hub import ModelLoadError, PushError
 
 
 def read_lines(stream: BinaryIO) -> Iterator[tuple[int, str, bool]]:
-    """(line number, text, had invalid UTF-8) for each line; bad bytes become U+FFFD, never a crash."""
+    """(line number, text, had invalid UTF-8) for each line; bad bytes become U+FFFD, never a crash.
+
+    Lines end at b"\\n" only (a trailing \\r is dropped), so there is one line per line ``wc -l`` counts.
+    """
     for number, raw in enumerate(stream, 1):
         raw = raw.rstrip(b"\r\n")
+        if number == 1:
+            raw = raw.removeprefix(codecs.BOM_UTF8)  # Windows editors start files with one; not part of the review
         try:
             yield number, raw.decode("utf-8"), False
         except UnicodeDecodeError:
             yield number, raw.decode("utf-8", errors="replace"), True
 
 
+def positive_int(value: str) -> int:
+    number = int(value)  # argparse reports a ValueError as "invalid positive_int value"
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {number}")
+    return number
+
+
+def open_input(path: str) -> BinaryIO:
+    """The input as bytes (lines are split on b"\\n" only, so a review may hold \\r, U+2028, ...)."""
+    return sys.stdin.buffer if path == "-" else open(path, "rb")
+
+
+def silence_stdout() -> None:
+    """Point stdout at /dev/null once its reader has gone (``| head``), so the exit flush raises nothing."""
+    with contextlib.suppress(AttributeError, OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+
+
 def predict_command(args: argparse.Namespace) -> int:
+    # opened before the (slower) model load, so a mistyped path fails at once
+    try:
+        stream = open_input(args.file)
+    except OSError as error:
+        print(f"error: cannot read {args.file}: {error.strerror or error}", file=sys.stderr)
+        return 2
+    try:
+        return predict_lines(stream, args)
+    except BrokenPipeError:
+        silence_stdout()
+        return 141  # as a shell reports a writer stopped by SIGPIPE
+    finally:
+        if stream is not sys.stdin.buffer:
+            stream.close()
+
+
+def predict_lines(stream: BinaryIO, args: argparse.Namespace) -> int:
+    """One JSON record per line of ``stream`` on stdout; the exit status (2: no model, 1: empty lines)."""
     from textcnn.pipeline import SentimentPipeline, is_empty
 
     try:
@@ -30,7 +75,6 @@ def predict_command(args: argparse.Namespace) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     pipeline.batch_size = args.batch_size
-    stream = open(args.file, "rb") if args.file != "-" else sys.stdin.buffer
     out = sys.stdout
     rejected = 0
 
@@ -49,20 +93,16 @@ def predict_command(args: argparse.Namespace) -> int:
             out.write(json.dumps(record, ensure_ascii=False) + "\n")
         out.flush()
 
-    try:
-        chunk: list[tuple[int, str]] = []
-        for number, text, had_invalid_utf8 in read_lines(stream):
-            if had_invalid_utf8:
-                print(f"warning: line {number} is not valid UTF-8; invalid bytes were replaced by U+FFFD", file=sys.stderr)
-            chunk.append((number, text))
-            if len(chunk) >= args.chunk_size:
-                flush(chunk)
-                chunk = []
-        if chunk:
+    chunk: list[tuple[int, str]] = []
+    for number, text, had_invalid_utf8 in read_lines(stream):
+        if had_invalid_utf8:
+            print(f"warning: line {number} is not valid UTF-8; invalid bytes were replaced by U+FFFD", file=sys.stderr)
+        chunk.append((number, text))
+        if len(chunk) >= args.chunk_size:
             flush(chunk)
-    finally:
-        if stream is not sys.stdin.buffer:
-            stream.close()
+            chunk = []
+    if chunk:
+        flush(chunk)
     return 1 if rejected else 0
 
 
@@ -88,14 +128,15 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Classify reviews, one per line, from FILE or stdin. Writes one JSON object per input line: "
             '{"label": "neg"|"pos", "probabilities": {"neg": p, "pos": q}, "num_tokens": n, "truncated": bool}, '
-            'or {"error": "..."} for an empty line (the exit status is then 1).'
+            'or {"error": "..."} for an empty line (the exit status is then 1). Lines end at "\\n" only. '
+            "Exit status 2: the model or the input file cannot be read."
         ),
     )
     predict.add_argument("file", nargs="?", default="-", help="input file, one review per line (default: stdin)")
     predict.add_argument("--model", default=None, help="model folder or Hub repo id (default: the bundled model)")
     predict.add_argument("--revision", default=None, help="Hub revision (branch, tag or commit) to pin")
-    predict.add_argument("--batch-size", type=int, default=128, help="reviews per forward pass")
-    predict.add_argument("--chunk-size", type=int, default=4096, help="lines read before predicting and writing")
+    predict.add_argument("--batch-size", type=positive_int, default=128, help="reviews per forward pass")
+    predict.add_argument("--chunk-size", type=positive_int, default=4096, help="lines read before predicting and writing")
     predict.set_defaults(func=predict_command)
     push = commands.add_parser(
         "push",
