@@ -38,7 +38,8 @@ from textcnn.model import TextCNN, TextCNNConfig
 from textcnn.ngrams import top_filter_ngrams
 from textcnn.plots import training_curves_png
 from textcnn.checkpoint import load_checkpoint, save_checkpoint
-from textcnn.training import EpochResult, evaluate, fit, native_bf16
+from textcnn.precision import native_bf16
+from textcnn.training import EpochResult, evaluate, fit
 from textcnn.vocab import Vocab
 
 log = logging.getLogger("train")

@@ -55,3 +55,10 @@ def test_empty_text_is_a_clear_error(pipeline, text):
         pipeline(text)
     with pytest.raises(EmptyTextError):
         pipeline.explain(text)
+
+
+def test_bf16_batch_predictions_stay_close_to_fp32(tiny_model_dir):
+    fp32 = SentimentPipeline.from_pretrained(tiny_model_dir)
+    bf16 = SentimentPipeline.from_pretrained(tiny_model_dir, bf16=True)
+    for a, b in zip(fp32.predict(TEXTS), bf16.predict(TEXTS)):
+        assert a.probabilities["pos"] == pytest.approx(b.probabilities["pos"], abs=2e-2)

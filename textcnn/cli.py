@@ -70,11 +70,11 @@ def predict_lines(stream: BinaryIO, args: argparse.Namespace) -> int:
     from textcnn.pipeline import SentimentPipeline, is_empty
 
     try:
-        pipeline = SentimentPipeline.from_pretrained(args.model, revision=args.revision)
+        pipeline = SentimentPipeline.from_pretrained(args.model, revision=args.revision, batch_size=args.batch_size,
+                                                     bf16=args.bf16)
     except ModelLoadError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    pipeline.batch_size = args.batch_size
     out = sys.stdout
     rejected = 0
 
@@ -136,6 +136,9 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--model", default=None, help="model folder or Hub repo id (default: the bundled model)")
     predict.add_argument("--revision", default=None, help="Hub revision (branch, tag or commit) to pin")
     predict.add_argument("--batch-size", type=positive_int, default=128, help="reviews per forward pass")
+    predict.add_argument("--bf16", action="store_true",
+                         help="bfloat16 autocast where the CPU has native bf16 (AVX512-BF16/AMX) or on CUDA: "
+                              "about 2x the throughput, probabilities within ~1e-3 of fp32 (no effect elsewhere)")
     predict.add_argument("--chunk-size", type=positive_int, default=4096, help="lines read before predicting and writing")
     predict.set_defaults(func=predict_command)
     push = commands.add_parser(

@@ -22,6 +22,7 @@ import torch
 
 from textcnn.data import pad_batch
 from textcnn.model import TextCNN
+from textcnn.precision import autocast
 from textcnn.tokenizer import Tokenizer, clean
 from textcnn.vocab import Vocab
 
@@ -76,7 +77,10 @@ class Explanation:
 
 
 class SentimentPipeline:
-    def __init__(self, model: TextCNN, batch_size: int = 128) -> None:
+    def __init__(self, model: TextCNN, batch_size: int = 128, bf16: bool = False) -> None:
+        """``bf16``: batch predictions under bfloat16 autocast where the CPU/GPU has native bf16
+        (about 2-3x faster convolutions; probabilities move by ~1e-3). Explanations stay fp32, so
+        their terms add up exactly."""
         if model.vocab_tokens is None:
             raise ValueError("the model has no vocabulary attached")
         if len(model.config.labels) != 2:
@@ -85,6 +89,7 @@ class SentimentPipeline:
         self.vocab = Vocab(model.vocab_tokens)
         self.tokenizer = Tokenizer()
         self.batch_size = batch_size
+        self.bf16 = bf16
         self.labels = model.config.labels
         self.max_tokens = model.config.max_tokens
         head = model.head
@@ -93,10 +98,11 @@ class SentimentPipeline:
         self._min_width = max(model.config.filter_widths)
 
     @classmethod
-    def from_pretrained(cls, source: str | Path | None = None, revision: str | None = None, **kwargs) -> SentimentPipeline:
+    def from_pretrained(cls, source: str | Path | None = None, revision: str | None = None, *,
+                        batch_size: int = 128, bf16: bool = False, **kwargs) -> SentimentPipeline:
         """Load from a local folder or a Hub repo id (``revision`` pins a commit); default: the bundled model."""
         model = TextCNN.from_pretrained(str(source or BUNDLED_MODEL), revision=revision, **kwargs)
-        return cls(model)
+        return cls(model, batch_size=batch_size, bf16=bf16)
 
     def encode(self, text: str) -> tuple[list[str], np.ndarray, bool]:
         """(tokens seen, their ids, whether the text was truncated); raises EmptyTextError."""
@@ -122,7 +128,9 @@ class SentimentPipeline:
         for start in range(0, len(order), self.batch_size):
             chunk = order[start : start + self.batch_size]
             ids = pad_batch([encoded[i][1] for i in chunk], self._min_width)
-            probs = torch.softmax(self.model(ids).float(), dim=1).tolist()
+            with autocast(ids.device, self.bf16):
+                logits = self.model(ids)
+            probs = torch.softmax(logits.float(), dim=1).tolist()
             for i, p in zip(chunk, probs):
                 results[i] = self._prediction(p, len(encoded[i][1]), encoded[i][2])
         return results  # type: ignore[return-value]

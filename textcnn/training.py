@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
@@ -11,6 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
+
+from textcnn.precision import autocast
 
 
 @dataclass
@@ -31,23 +32,6 @@ class EpochResult:
             f"epoch {self.epoch}: train loss {self.train_loss:.4f} acc {self.train_accuracy:.4f} | "
             f"val loss {self.val_loss:.4f} acc {self.val_accuracy:.4f} | {self.seconds:.1f}s"
         )
-
-
-def native_bf16(device: torch.device) -> bool:
-    """Whether ``device`` computes bfloat16 natively (CUDA; CPUs with AVX512-BF16 or AMX)."""
-    if device.type == "cuda":
-        return True
-    if device.type == "cpu":
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    return False
-
-
-def autocast(device: torch.device, enabled: bool):
-    """bfloat16 autocast where the hardware has it (2-3x faster convolutions on such CPUs, and
-    no loss scaling needed, unlike float16); a no-op elsewhere or when ``enabled`` is false."""
-    if enabled and native_bf16(device):
-        return torch.autocast(device.type, dtype=torch.bfloat16)
-    return contextlib.nullcontext()
 
 
 def train_epoch(
