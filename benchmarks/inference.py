@@ -37,6 +37,8 @@ def parse_args(argv: list[str] | None):
                    help="reviews explained one at a time (default 500; 30 with --quick)")
     p.add_argument("--warmup", type=int, default=20, help="untimed calls on train reviews before timing")
     p.add_argument("--batch-size", type=int, default=None, help="the pipeline's batch size (default: its own)")
+    p.add_argument("--bf16", action="store_true",
+                   help="batch prediction under bf16 autocast (as `predict --bf16`); also reports agreement with fp32")
     p.add_argument("--baseline-c", type=float, default=common.BASELINE_C, help="the baseline's inverse regularisation")
     args = p.parse_args(argv)
     args.repeats = args.repeats or (1 if args.quick else 3)
@@ -106,6 +108,7 @@ def main(argv: list[str] | None = None) -> dict:
     pipeline, load_seconds = common.load_pipeline(args.model)
     if args.batch_size:
         pipeline.batch_size = args.batch_size
+    pipeline.bf16 = args.bf16
     with common.dataset_source(args.dataset, args.quick) as source:
         data = common.load_texts(source, ("train", "test"), common.QUICK_SIZES if args.quick else None, args.seed)
     (train_texts, train_labels), (test_texts, _) = data["train"], data["test"]
@@ -113,8 +116,16 @@ def main(argv: list[str] | None = None) -> dict:
     sample = rng.sample(test_texts, min(args.latency_reviews, len(test_texts)))
     warmup = rng.sample(train_texts, min(args.warmup, len(train_texts)))
 
-    model = {"model": args.model, "load_seconds": round(load_seconds, 2),
+    model = {"model": args.model, "load_seconds": round(load_seconds, 2), "bf16": args.bf16,
              **bench_model(pipeline, test_texts, warmup, sample, args.repeats)}
+    if args.bf16:  # what the speed costs: how often the label differs from fp32, and by how much
+        fast = pipeline.predict(test_texts)
+        pipeline.bf16 = False
+        exact = pipeline.predict(test_texts)
+        model["bf16_vs_fp32"] = {
+            "label_agreement": sum(a.label == b.label for a, b in zip(fast, exact)) / len(exact),
+            "max_abs_prob_diff": max(abs(a.probabilities["pos"] - b.probabilities["pos"]) for a, b in zip(fast, exact)),
+        }
     with common.Stopwatch() as fitting:
         baseline = common.TfidfBaseline(args.baseline_c).fit(train_texts, train_labels)
     tfidf = {"C": args.baseline_c, "fit_seconds": round(fitting.seconds, 2), "features": baseline.features,
