@@ -152,27 +152,13 @@ class TextCNN(
         invalid id) escape as raw huggingface_hub errors, and which drops unknown config keys.
         Here everything comes from one snapshot and every failure is a ``ModelLoadError``.
         """
-        return cls._from_pretrained(
-            model_id=str(pretrained_model_name_or_path),
-            revision=revision,
-            cache_dir=cache_dir,
-            force_download=force_download,
-            local_files_only=local_files_only,
-            token=token,
-            map_location=map_location,
-            strict=strict,
-        )
-
-    @classmethod
-    def _from_pretrained(cls, *, model_id: str, revision: str | None, cache_dir, force_download: bool,
-                         local_files_only: bool, token, map_location: str = "cpu", strict: bool = True) -> "TextCNN":
         from textcnn.hub import load_model_files
 
         if not strict:
             raise ValueError("textcnn always loads strictly: a missing or extra weight is an error")
         return load_model_files(
             cls,
-            model_id=model_id,
+            model_id=str(pretrained_model_name_or_path),
             revision=revision,
             cache_dir=cache_dir,
             force_download=force_download,
