@@ -30,6 +30,10 @@ from textcnn.pipeline import Explanation, SentimentPipeline, default_model_sourc
 # A request is a few milliseconds of small tensor operations: extra intra-op threads only fight over
 # a shared 2-core CPU (measured under load: 1 ms with one thread, 90 ms with two)
 torch.set_num_threads(1)
+# oneDNN compiles and caches convolution kernels for each new review length: one review at a time it
+# is slower (2.5 vs 2.0 ms per explanation) and its cache took 28 MB more per 1,500 new IMDb reviews,
+# still growing under scripts/load_test.py; batched prediction (CLI, benchmarks) keeps it, 3x faster there
+torch.backends.mkldnn.enabled = False
 
 MAX_QUEUE_SIZE = 20  # beyond this, a request is refused at once ("queue is full") instead of waiting
 CONCURRENCY_LIMIT = 2  # one per core; all model endpoints share this limit

@@ -20,18 +20,20 @@ def import_app(model_dir: Path) -> ModuleType:
     """The ``app`` module; its start-up model is ``model_dir`` unless it was imported already.
 
     Tests pass their own pipeline to ``app.build_demo``; the start-up model only has to load. The
-    app's one-thread torch setting is for serving: the rest of the test session keeps its own.
+    app's torch settings (one thread, no oneDNN) are for serving: the rest of the test session keeps its own.
     """
     import torch
 
     if "app" in sys.modules:
         return sys.modules["app"]
     previous_model, previous_threads = os.environ.get("TEXTCNN_MODEL"), torch.get_num_threads()
+    previous_mkldnn = torch.backends.mkldnn.enabled
     os.environ["TEXTCNN_MODEL"] = str(model_dir)
     try:
         return importlib.import_module("app")
     finally:
         torch.set_num_threads(previous_threads)
+        torch.backends.mkldnn.enabled = previous_mkldnn
         if previous_model is None:
             del os.environ["TEXTCNN_MODEL"]
         else:
