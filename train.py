@@ -65,11 +65,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--embedding-dim", type=int, default=None, help="only with --glove none: size of randomly initialised embeddings")
     # model
     p.add_argument("--filter-widths", type=int, nargs="+", default=[3, 4, 5], help="convolution widths (n-gram sizes)")
-    p.add_argument("--num-filters", type=int, default=100, help="filters per width")
+    p.add_argument("--num-filters", type=int, default=300, help="filters per width (Kim: 100; more detectors help on long reviews)")
     p.add_argument("--dropout", type=float, default=0.5, help="dropout on the pooled features")
-    p.add_argument("--embedding-dropout", type=float, default=0.0, help="probability of dropping a whole token vector")
+    p.add_argument("--embedding-dropout", type=float, default=0.25, help="probability of dropping a whole token vector during training (regularises the fine-tuned embeddings)")
     # optimisation
-    p.add_argument("--epochs", type=int, default=5, help="training epochs; the best one on validation is kept")
+    p.add_argument("--epochs", type=int, default=8, help="training epochs; the best one on validation is kept")
     p.add_argument("--batch-size", type=int, default=50, help="reviews per batch")
     p.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (AdamW)")
     p.add_argument("--weight-decay", type=float, default=0.0, help="AdamW weight decay (not applied to embeddings or biases)")
