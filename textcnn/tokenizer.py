@@ -15,6 +15,10 @@ _HTML_BREAK = re.compile(r"<\s*br\s*/?\s*>", re.IGNORECASE)
 # spaCy's prefix/suffix rules take time superlinear in a chunk's length (100,000 "(" take hours),
 # so longer whitespace-free chunks are tokenised in pieces this long; no IMDb train chunk is longer
 MAX_CHUNK_CHARS = 100
+# spaCy keeps every distinct string it has read in its Vocab, for good: a server reading endless new
+# text (random letters, say) grew 0.36 MB per 1,000 new tokens without bound; past this many entries
+# the tokenizer starts again from a fresh spaCy tokenizer (same rules, so the same tokens)
+MAX_SPACY_VOCAB = 100_000
 
 
 def clean(text: str) -> str:
@@ -33,16 +37,19 @@ class Tokenizer:
     test split 1 review in 5,000 differs. ``tests/test_tokenizer.py`` compares the two.
     """
 
-    def __init__(self, max_cache: int = 500_000) -> None:
+    def __init__(self, max_cache: int = 500_000, max_spacy_vocab: int = MAX_SPACY_VOCAB) -> None:
         self._spacy = spacy.blank("en").tokenizer
         self._cache: dict[str, tuple[str, ...]] = {}
         self._max_cache = max_cache
+        self._max_spacy_vocab = max_spacy_vocab
 
     def _chunk(self, chunk: str) -> tuple[str, ...]:
         tokens = self._cache.get(chunk)
         if tokens is None:
             if len(self._cache) >= self._max_cache:
                 self._cache.clear()  # bounded memory for a long-running app
+            if len(self._spacy.vocab) >= self._max_spacy_vocab:
+                self._spacy = spacy.blank("en").tokenizer  # about 65 ms, once per that many new strings
             tokens = tuple(token.text for token in self._spacy(chunk) if not token.is_space)
             self._cache[chunk] = tokens
         return tokens
