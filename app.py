@@ -26,6 +26,7 @@ import torch
 
 from textcnn.hub import ModelLoadError
 from textcnn.pipeline import Explanation, SentimentPipeline, default_model_source, is_empty
+from textcnn.tokenizer import Tokenizer
 
 # A request is a few milliseconds of small tensor operations: extra intra-op threads only fight over
 # a shared 2-core CPU (measured under load: 1 ms with one thread, 90 ms with two)
@@ -37,6 +38,9 @@ torch.backends.mkldnn.enabled = False
 
 MAX_QUEUE_SIZE = 20  # beyond this, a request is refused at once ("queue is full") instead of waiting
 CONCURRENCY_LIMIT = 2  # one per core; all model endpoints share this limit
+# chunks the tokenizer memoises: at worst (random punctuation) about 1.1 KB each, so at most ~55 MB
+# for a public server that reads endless new text (training's default of 500,000 could take 550 MB)
+SERVING_TOKENIZER_CACHE = 50_000
 CHART_FILTERS = 15  # the chart shows this many strongest filters; the table shows all
 LEVELS = ("weak", "medium", "strong")  # token colour strengths, thirds of the largest |token score|
 NEGATIVE_COLOURS = ("#fddbc7", "#ef8a62", "#b2182b")  # ColorBrewer RdBu: red pushes negative,
@@ -413,7 +417,9 @@ def parse_args(argv: list[str]) -> tuple[str, str | None]:
 
 
 def load_pipeline(source: str, revision: str | None) -> SentimentPipeline:
-    return SentimentPipeline.from_pretrained(source, revision=revision)
+    pipeline = SentimentPipeline.from_pretrained(source, revision=revision)
+    pipeline.tokenizer = Tokenizer(max_cache=SERVING_TOKENIZER_CACHE)
+    return pipeline
 
 
 MODEL_SOURCE, MODEL_REVISION = parse_args(sys.argv[1:] if __name__ == "__main__" else [])
