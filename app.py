@@ -8,17 +8,23 @@ exact terms (see :mod:`textcnn.pipeline`), per token and per filter.
     python app.py --model user/textcnn-imdb --revision <commit>
     TEXTCNN_MODEL=path/to/folder python app.py          # how a Space picks its model
 
-The model is loaded once, at import. ``GRADIO_SERVER_NAME`` / ``GRADIO_SERVER_PORT`` (set by Spaces)
+A Hub model is served only at a revision given with it (``--revision`` or ``TEXTCNN_REVISION``),
+best a commit, so that a push to the repo cannot change what the demo serves. The model is
+loaded once, at import. ``GRADIO_SERVER_NAME`` / ``GRADIO_SERVER_PORT`` (set by Spaces)
 choose where it listens. Endpoints for ``gradio_client``: ``/predict``, ``/explain``, ``/filter_ngrams``.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import math
+import os
+import re
 import sys
 import unicodedata
 from dataclasses import asdict
+from pathlib import Path
 
 import gradio as gr
 import pandas as pd
@@ -35,6 +41,8 @@ torch.set_num_threads(1)
 # is slower (2.5 vs 2.0 ms per explanation) and its cache took 28 MB more per 1,500 new IMDb reviews,
 # still growing under scripts/load_test.py; batched prediction (CLI, benchmarks) keeps it, 3x faster there
 torch.backends.mkldnn.enabled = False
+
+log = logging.getLogger("app")
 
 MAX_QUEUE_SIZE = 20  # beyond this, a request is refused at once ("queue is full") instead of waiting
 CONCURRENCY_LIMIT = 2  # one per core; all model endpoints share this limit
@@ -416,8 +424,30 @@ def parse_args(argv: list[str]) -> tuple[str, str | None]:
     return args.model, args.revision
 
 
+def check_pinned(source: str, revision: str | None) -> None:
+    """Refuse a Hub model without a revision: whatever was pushed last would be served, unreviewed."""
+    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils import validate_repo_id
+
+    if revision or os.path.isdir(source):
+        return
+    try:
+        validate_repo_id(source)
+    except HFValidationError:
+        return  # neither a folder nor a repo id: the loader says so
+    raise ModelLoadError(
+        f"There is no model folder {source}, and the demo serves a Hub model only at a pinned revision: "
+        f"pass --revision <commit> (or set TEXTCNN_REVISION) to serve {source} from the Hub."
+    )
+
+
 def load_pipeline(source: str, revision: str | None) -> SentimentPipeline:
+    check_pinned(source, revision)
     pipeline = SentimentPipeline.from_pretrained(source, revision=revision)
+    if revision and not os.path.isdir(source) and not re.fullmatch(r"[0-9a-f]{40}", revision):
+        commit = Path(pipeline.model.source_folder).name  # the Hub cache names each snapshot by its commit
+        log.warning("serving %s at %s, which is a branch or tag and can move; to keep serving these weights, "
+                    "pin their commit: --revision %s", source, revision, commit)
     pipeline.tokenizer = Tokenizer(max_cache=SERVING_TOKENIZER_CACHE)
     return pipeline
 
