@@ -82,12 +82,17 @@ EXAMPLES = [
 
 
 # --- handlers: plain functions of the pipeline and the text, testable without a server ------------
+def user_error(message: str) -> gr.Error:
+    """A message for the visitor; not logged with a traceback (a flood of empty reviews would fill the log)."""
+    return gr.Error(message, print_exception=False)
+
+
 def _review(text: object) -> str:
     """``text`` if the model can read it, else one clear message (for the page and the API alike)."""
     if not isinstance(text, str):
-        raise gr.Error("The review must be a string of text.")
+        raise user_error("The review must be a string of text.")
     if is_empty(text):
-        raise gr.Error("The review is empty: type some text.")
+        raise user_error("The review is empty: type some text.")
     return text
 
 
@@ -121,9 +126,9 @@ def filter_ngrams(pipeline: SentimentPipeline, filter_index: int) -> dict:
     if isinstance(filter_index, float) and filter_index.is_integer():
         filter_index = int(filter_index)  # JSON clients may send 3.0
     if isinstance(filter_index, bool) or not isinstance(filter_index, int):
-        raise gr.Error("The filter must be a whole number.")
+        raise user_error("The filter must be a whole number.")
     if not 0 <= filter_index < config.num_features:
-        raise gr.Error(f"There is no filter {filter_index}: they are numbered 0 to {config.num_features - 1}.")
+        raise user_error(f"There is no filter {filter_index}: they are numbered 0 to {config.num_features - 1}.")
     saved = pipeline.model.filter_ngrams
     return {
         "filter": filter_index,
