@@ -65,7 +65,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--embedding-dim", type=int, default=None, help="only with --glove none: size of randomly initialised embeddings")
     # model
     p.add_argument("--filter-widths", type=int, nargs="+", default=[3, 4, 5], help="convolution widths (n-gram sizes)")
-    p.add_argument("--num-filters", type=int, default=300, help="filters per width (Kim: 100; more detectors help on long reviews)")
+    p.add_argument("--num-filters", type=int, default=500, help="filters per width (Kim: 100; more detectors help on long reviews)")
     p.add_argument("--dropout", type=float, default=0.5, help="dropout on the pooled features")
     p.add_argument("--embedding-dropout", type=float, default=0.25, help="probability of dropping a whole token vector during training (regularises the fine-tuned embeddings)")
     # optimisation
