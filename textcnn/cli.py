@@ -138,7 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--batch-size", type=positive_int, default=128, help="reviews per forward pass")
     predict.add_argument("--bf16", action="store_true",
                          help="bfloat16 autocast where the CPU has native bf16 (AVX512-BF16/AMX) or on CUDA: "
-                              "about 2x the throughput, probabilities within ~1e-3 of fp32 (no effect elsewhere)")
+                              "1.7x the throughput on IMDb test here, probabilities within 0.003 of fp32 (no effect elsewhere)")
     predict.add_argument("--chunk-size", type=positive_int, default=4096, help="lines read before predicting and writing")
     predict.set_defaults(func=predict_command)
     push = commands.add_parser(

