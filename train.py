@@ -41,6 +41,7 @@ from textcnn.checkpoint import load_checkpoint, save_checkpoint
 from textcnn.precision import native_bf16
 from textcnn.training import EpochResult, evaluate, fit
 from textcnn.vocab import Vocab
+from textcnn.word2vec import train_word2vec
 
 log = logging.getLogger("train")
 # arguments that may differ between a run and its --resume without changing the result
@@ -61,8 +62,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     # vocabulary and embeddings
     p.add_argument("--vocab-size", type=int, default=30_000, help="vocabulary size cap, <pad> and <unk> included")
     p.add_argument("--min-freq", type=int, default=2, help="a token must occur this often in train to enter the vocabulary")
-    p.add_argument("--glove", default="6B.50d", help="6B.50d (PyPI package), 6B.100d (downloaded from the Hub), a GloVe text file, or 'none'")
-    p.add_argument("--embedding-dim", type=int, default=None, help="only with --glove none: size of randomly initialised embeddings")
+    p.add_argument("--glove", default="6B.50d", help="6B.50d (PyPI package), 6B.100d (downloaded from the Hub), a GloVe text file, "
+                   "'word2vec' (trained here on the unlabelled and training reviews), or 'none' (random)")
+    p.add_argument("--embedding-dim", type=int, default=None, help="with --glove word2vec (default 100) or none (default 50): the embedding size")
     # model
     p.add_argument("--filter-widths", type=int, nargs="+", default=[3, 4, 5], help="convolution widths (n-gram sizes)")
     p.add_argument("--num-filters", type=int, default=500, help="filters per width (Kim: 100; more detectors help on long reviews)")
@@ -121,7 +123,8 @@ def main(argv: list[str] | None = None) -> dict:
     log.info("device %s%s", device, " (bf16 mixed precision)" if mixed else "")
 
     # --- data: load, tokenise (cached), carve validation from train ------------------------
-    raw = load_imdb(args.dataset, splits=("train", "test"))
+    in_domain = args.glove == "word2vec"
+    raw = load_imdb(args.dataset, splits=("train", "test", "unsupervised") if in_domain else ("train", "test"))
     if args.dry_run:  # rows are sorted by class: sample, don't slice
         raw = {s: d.shuffle(seed=args.seed).select(range(min(len(d), 200))) for s, d in raw.items()}
     tokenized = {split: tokenize_dataset(ds, args.num_proc) for split, ds in raw.items()}
@@ -138,10 +141,14 @@ def main(argv: list[str] | None = None) -> dict:
     if args.glove == "none":
         vectors, coverage, dim = None, 0, args.embedding_dim or 50
     else:
-        glove = load_glove(args.glove)
+        if in_domain:  # unlabelled reviews plus the training reviews: no validation or test text
+            documents = [train_tokens[i] for i in train_idx] + tokenized["unsupervised"].data.column("tokens").to_pylist()
+            glove = train_word2vec(documents, dim=args.embedding_dim or 100, seed=args.seed, workers=max(1, args.num_proc))
+        else:
+            glove = load_glove(args.glove)
         vectors, coverage = embedding_matrix(vocab, glove, seed=args.seed)
         dim = glove.dim
-        log.info("GloVe %s: %d of %d vocabulary words have a vector (%.1f%%)", args.glove, coverage, len(vocab), 100 * coverage / len(vocab))
+        log.info("vectors %s: %d of %d vocabulary words have one (%.1f%%)", args.glove, coverage, len(vocab), 100 * coverage / len(vocab))
     config = TextCNNConfig(
         vocab_size=len(vocab),
         embedding_dim=dim,
