@@ -163,8 +163,10 @@ def main(argv: list[str] | None = None) -> dict:
         model.embedding.weight.data.copy_(torch.from_numpy(vectors))
     model.vocab_tokens = vocab.itos
     model.to(device)
-    decay = [p for n, p in model.named_parameters() if n.endswith("weight") and not n.startswith("embedding")]
-    no_decay = [p for n, p in model.named_parameters() if not (n.endswith("weight") and not n.startswith("embedding"))]
+    # weight decay on convolution and head weights only, not on embeddings or biases
+    decayed = {n for n, _ in model.named_parameters() if n.endswith("weight") and not n.startswith("embedding")}
+    decay = [p for n, p in model.named_parameters() if n in decayed]
+    no_decay = [p for n, p in model.named_parameters() if n not in decayed]
     optimizer = torch.optim.AdamW(
         [{"params": decay, "weight_decay": args.weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=args.lr
     )
