@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime
+import functools
 import json
 import math
 import os
@@ -311,12 +312,7 @@ def run_users(clients: list, inputs: InputStream, seconds: float, timeout: float
                 outcomes.append(outcome)
 
     started = time.monotonic()
-    threads = [threading.Thread(target=user, args=(i, c), daemon=True) for i, c in enumerate(clients)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=seconds + timeout + 30)
-    if any(thread.is_alive() for thread in threads):
+    if run_threads([functools.partial(user, i, c) for i, c in enumerate(clients)], seconds + timeout + 30):
         outcomes.append(Outcome("-", "-", timeout, "error", "a user thread never returned (hung)"))
     return outcomes, time.monotonic() - started
 
@@ -334,12 +330,20 @@ def prime(clients: list, hostile: dict[str, str], timeout: float) -> tuple[list[
                 outcomes.append(outcome)
 
     started = time.monotonic()
-    threads = [threading.Thread(target=user, args=(client,), daemon=True) for client in clients]
+    run_threads([functools.partial(user, client) for client in clients], len(hostile) * timeout + 30)
+    return outcomes, time.monotonic() - started
+
+
+def run_threads(targets, join_timeout: float) -> int:
+    """Run each callable in its own daemon thread, all at once; wait at most ``join_timeout`` for each.
+
+    Returns how many are still running (hung)."""
+    threads = [threading.Thread(target=target, daemon=True) for target in targets]
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(timeout=len(hostile) * timeout + 30)
-    return outcomes, time.monotonic() - started
+        thread.join(timeout=join_timeout)
+    return sum(thread.is_alive() for thread in threads)
 
 
 class RssSampler:
@@ -383,11 +387,7 @@ def queue_burst(url: str, size: int, timeout: float) -> dict:
             outcomes.append(outcome)
 
     started = time.perf_counter()
-    threads = [threading.Thread(target=request, args=(text,), daemon=True) for text in texts]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=timeout + 30)
+    run_threads([functools.partial(request, text) for text in texts], timeout + 30)
     close_clients([client])
     refusals = [o.seconds for o in outcomes if QUEUE_FULL_MESSAGE in o.detail.lower()]
     other = [o.detail for o in outcomes if o.status == "error" and QUEUE_FULL_MESSAGE not in o.detail.lower()]

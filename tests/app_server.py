@@ -13,6 +13,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 
+import pytest
+
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no telemetry calls from test runs
 
 
@@ -69,3 +71,18 @@ def serving(demo) -> Iterator[str]:
         yield url
     finally:
         demo.close()
+
+
+# Fixtures both app test files use; they import them by name.
+@pytest.fixture(scope="module")
+def app(tiny_model_dir):
+    return import_app(tiny_model_dir)
+
+
+@pytest.fixture(scope="module")
+def pipeline(tiny_model_dir, tmp_path_factory):
+    """The tiny model, with filter n-grams so the filter view has something to show."""
+    from textcnn.pipeline import SentimentPipeline
+
+    folder = with_filter_ngrams(tiny_model_dir, tmp_path_factory.mktemp("model") / "with-ngrams")
+    return SentimentPipeline.from_pretrained(folder)

@@ -11,7 +11,7 @@ import time
 import gradio as gr
 import pytest
 
-from app_server import import_app, serving, with_filter_ngrams
+from app_server import app, pipeline, serving  # noqa: F401 (app, pipeline: shared fixtures)
 from textcnn.pipeline import BUNDLED_MODEL, SentimentPipeline
 from textcnn.tokenizer import clean
 
@@ -29,17 +29,6 @@ HOSTILE = {
     "HTML and script": '<script>alert(1)</script><b>bold</b><img src=x onerror="alert(2)">',
     "non-English": "这部电影非常好看。Ce film est magnifique. Этот фильм ужасен.",
 }
-
-
-@pytest.fixture(scope="module")
-def app(tiny_model_dir):
-    return import_app(tiny_model_dir)
-
-
-@pytest.fixture(scope="module")
-def pipeline(tiny_model_dir, tmp_path_factory):
-    folder = with_filter_ngrams(tiny_model_dir, tmp_path_factory.mktemp("model") / "with-ngrams")
-    return SentimentPipeline.from_pretrained(folder)
 
 
 @pytest.fixture(scope="module")

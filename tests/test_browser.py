@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from app_server import import_app, serving, with_filter_ngrams
-from textcnn.pipeline import SentimentPipeline
+from app_server import app, pipeline, serving  # noqa: F401 (app, pipeline: shared fixtures)
 
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -33,17 +32,6 @@ REVIEW = (
 )
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's Chromium: apt-get install -y chromium")
-
-
-@pytest.fixture(scope="module")
-def pipeline(tiny_model_dir, tmp_path_factory):
-    folder = with_filter_ngrams(tiny_model_dir, tmp_path_factory.mktemp("model") / "with-ngrams")
-    return SentimentPipeline.from_pretrained(folder)
-
-
-@pytest.fixture(scope="module")
-def app(tiny_model_dir):
-    return import_app(tiny_model_dir)
 
 
 @pytest.fixture(scope="module")
