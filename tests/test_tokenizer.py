@@ -36,6 +36,28 @@ def test_chunked_tokenizer_matches_plain_spacy(text):
     assert Tokenizer()(text) == spacy_reference_tokens(text, spacy.blank("en"))
 
 
+# chunks the regex fast path takes or must refuse: special cases hide behind affixes ("(a.", "cannot",
+# "8)" as an emoticon), and "..." or "'s" are not simple punctuation
+SIMPLE_LOOKING_CHUNKS = [
+    "great", "1990", "(great", '"great', "film!", "film,", "film.", "(film)", '"film"', "(a.", '"a.',
+    "a.", "mr.", "etc.", "(8)", "8)", "cannot", "(cannot", "gonna!", "film...", "film's", "films'",
+    "(1990).", "u.s.", "10km", "ok.", "re-make", "don't", ":)", "(:", "x!", "(no", "b.",
+]
+
+
+@pytest.mark.parametrize("chunk", SIMPLE_LOOKING_CHUNKS)
+def test_fast_path_agrees_with_spacy(chunk):
+    assert Tokenizer()(chunk) == spacy_reference_tokens(chunk, spacy.blank("en"))
+
+
+def test_fast_path_skips_spacy_for_plain_words():
+    tokenizer = Tokenizer()
+    assert tokenizer._simple("(great") == ("(", "great")
+    assert tokenizer._simple("film!") == ("film", "!")
+    assert tokenizer._simple("cannot") is None  # a special case: spaCy says "can", "not"
+    assert tokenizer._simple("(a.") is None  # "a." is a special case once "(" is stripped
+
+
 def test_cache_is_bounded_and_results_stay_the_same():
     tokenizer = Tokenizer(max_cache=3)
     text = "one two three four five six one two"

@@ -19,6 +19,10 @@ MAX_CHUNK_CHARS = 100
 # text (random letters, say) grew 0.36 MB per 1,000 new tokens without bound; past this many entries
 # the tokenizer starts again from a fresh spaCy tokenizer (same rules, so the same tokens)
 MAX_SPACY_VOCAB = 100_000
+# Half of IMDb's distinct chunks are a word or a number with at most one bracket or quote before
+# and one punctuation mark after ("(great", "film!"); spaCy's affix rules split those exactly
+# there unless a special case applies, so they skip spaCy (checked on all 575k distinct IMDb chunks)
+_SIMPLE_CHUNK = re.compile(r"""([("]?)([a-z]+|[0-9]+)([,!?;:)"]?|\.)""")
 
 
 def clean(text: str) -> str:
@@ -39,19 +43,44 @@ class Tokenizer:
 
     def __init__(self, max_cache: int = 500_000, max_spacy_vocab: int = MAX_SPACY_VOCAB) -> None:
         self._spacy = spacy.blank("en").tokenizer
+        self._special_cases = frozenset(self._spacy.rules)
         self._cache: dict[str, tuple[str, ...]] = {}
         self._max_cache = max_cache
         self._max_spacy_vocab = max_spacy_vocab
 
-    def _chunk(self, chunk: str) -> tuple[str, ...]:
-        tokens = self._cache.get(chunk)
+    def _simple(self, piece: str) -> tuple[str, ...] | None:
+        """The tokens of a plain word with simple punctuation around it, or None (ask spaCy)."""
+        match = _SIMPLE_CHUNK.fullmatch(piece)
+        if match is None:
+            return None
+        before, core, after = match.groups()
+        special = self._special_cases
+        # spaCy looks for a special case after each affix it strips ("(a." -> "(", "a.")
+        if piece in special or core in special or core + after in special or before + core in special:
+            return None
+        return tuple(part for part in (before, core, after) if part)
+
+    def _piece(self, piece: str) -> tuple[str, ...]:
+        """Tokens of one whitespace-free piece of at most MAX_CHUNK_CHARS characters, memoised."""
+        tokens = self._cache.get(piece)
         if tokens is None:
             if len(self._cache) >= self._max_cache:
                 self._cache.clear()  # bounded memory for a long-running app
-            if len(self._spacy.vocab) >= self._max_spacy_vocab:
-                self._spacy = spacy.blank("en").tokenizer  # about 65 ms, once per that many new strings
-            tokens = tuple(token.text for token in self._spacy(chunk) if not token.is_space)
-            self._cache[chunk] = tokens
+            tokens = self._simple(piece)
+            if tokens is None:
+                if len(self._spacy.vocab) >= self._max_spacy_vocab:
+                    self._spacy = spacy.blank("en").tokenizer  # about 65 ms, once per that many new strings
+                tokens = tuple(token.text for token in self._spacy(piece) if not token.is_space)
+            self._cache[piece] = tokens
+        return tokens
+
+    def _long_chunk(self, chunk: str, max_tokens: int | None) -> list[str]:
+        tokens: list[str] = []
+        # checked per piece: one 1 MB chunk is 10,000 pieces, too many to tokenise and then cut
+        for start in range(0, len(chunk), MAX_CHUNK_CHARS):
+            tokens.extend(self._piece(chunk[start : start + MAX_CHUNK_CHARS]))
+            if max_tokens is not None and len(tokens) > max_tokens:
+                break
         return tokens
 
     def __call__(self, text: str, max_tokens: int | None = None) -> list[str]:
@@ -60,13 +89,19 @@ class Tokenizer:
         With ``max_tokens``, stops soon after that many (the result is longer, so callers can
         tell the text was truncated) instead of tokenising a huge text only to cut it.
         """
+        chunks = clean(text).split()
+        if max_tokens is not None:
+            chunks = chunks[: max_tokens + 1]  # every chunk gives at least one token
+        cache = self._cache
         tokens: list[str] = []
-        for chunk in clean(text).split():
-            # checked per piece: one 1 MB chunk is 10,000 pieces, too many to tokenise and then cut
-            for start in range(0, len(chunk), MAX_CHUNK_CHARS):
-                tokens.extend(self._chunk(chunk[start : start + MAX_CHUNK_CHARS]))
-                if max_tokens is not None and len(tokens) > max_tokens:
-                    return tokens
+        for chunk in chunks:
+            known = cache.get(chunk)  # the hot path: most chunks of a review were seen before
+            if known is not None:
+                tokens += known
+                continue
+            tokens += self._piece(chunk) if len(chunk) <= MAX_CHUNK_CHARS else self._long_chunk(chunk, max_tokens)
+            if max_tokens is not None and len(tokens) > max_tokens:
+                break
         return tokens
 
     def batch(self, texts: Iterable[str]) -> list[list[str]]:
