@@ -62,3 +62,21 @@ def test_bf16_batch_predictions_stay_close_to_fp32(tiny_model_dir):
     bf16 = SentimentPipeline.from_pretrained(tiny_model_dir, bf16=True)
     for a, b in zip(fp32.predict(TEXTS), bf16.predict(TEXTS)):
         assert a.probabilities["pos"] == pytest.approx(b.probabilities["pos"], abs=2e-2)
+
+
+def test_worker_processes_give_the_same_predictions(tiny_model_dir):
+    from tests.conftest import make_reviews
+
+    texts, _ = make_reviews(600, seed=3)  # enough for the pool to be used
+    alone = SentimentPipeline.from_pretrained(tiny_model_dir).predict(texts)
+    with SentimentPipeline.from_pretrained(tiny_model_dir, workers=2) as pooled:
+        parallel = pooled.predict(texts)
+        assert pooled._pool is not None
+    assert [p.as_dict() for p in parallel] == [p.as_dict() for p in alone]
+
+
+def test_an_empty_text_in_a_worker_is_still_a_clear_error(tiny_model_dir):
+    texts = ["a great film"] * 600 + ["  "]
+    with SentimentPipeline.from_pretrained(tiny_model_dir, workers=2) as pooled:
+        with pytest.raises(EmptyTextError, match="empty"):
+            pooled.predict(texts)
