@@ -64,6 +64,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--min-freq", type=int, default=2, help="a token must occur this often in train to enter the vocabulary")
     p.add_argument("--glove", default="6B.50d", help="6B.50d (PyPI package), 6B.100d (downloaded from the Hub), a GloVe text file, "
                    "'word2vec' (trained here on the unlabelled and training reviews), or 'none' (random)")
+    p.add_argument("--adapt-embeddings", action=argparse.BooleanOptionalAction, default=None,
+                   help="before training the CNN, continue the GloVe vectors as word2vec (CBOW) on the unlabelled "
+                        "and training reviews, so they follow how reviews use words (about 2 min; needs the "
+                        "unsupervised split). On by default with GloVe")
     p.add_argument("--embedding-dim", type=int, default=None, help="with --glove word2vec (default 100) or none (default 50): the embedding size")
     # model
     p.add_argument("--filter-widths", type=int, nargs="+", default=[3, 4, 5], help="convolution widths (n-gram sizes)")
@@ -123,7 +127,11 @@ def main(argv: list[str] | None = None) -> dict:
     log.info("device %s%s", device, " (bf16 mixed precision)" if mixed else "")
 
     # --- data: load, tokenise (cached), carve validation from train ------------------------
-    in_domain = args.glove == "word2vec"
+    pretrained = args.glove not in ("word2vec", "none")
+    if args.adapt_embeddings and not pretrained:
+        sys.exit("error: --adapt-embeddings continues pretrained vectors: use it with GloVe")
+    args.adapt_embeddings = pretrained if args.adapt_embeddings is None else args.adapt_embeddings
+    in_domain = args.glove == "word2vec" or args.adapt_embeddings
     raw = load_imdb(args.dataset, splits=("train", "test", "unsupervised") if in_domain else ("train", "test"))
     if args.dry_run:  # rows are sorted by class: sample, don't slice
         raw = {s: d.shuffle(seed=args.seed).select(range(min(len(d), 200))) for s, d in raw.items()}
@@ -141,11 +149,11 @@ def main(argv: list[str] | None = None) -> dict:
     if args.glove == "none":
         vectors, coverage, dim = None, 0, args.embedding_dim or 50
     else:
+        glove = None if args.glove == "word2vec" else load_glove(args.glove)
         if in_domain:  # unlabelled reviews plus the training reviews: no validation or test text
             documents = [train_tokens[i] for i in train_idx] + tokenized["unsupervised"].data.column("tokens").to_pylist()
-            glove = train_word2vec(documents, dim=args.embedding_dim or 100, seed=args.seed, workers=max(1, args.num_proc))
-        else:
-            glove = load_glove(args.glove)
+            glove = train_word2vec(documents, dim=None if glove else args.embedding_dim or 100, init=glove,
+                                   seed=args.seed, workers=max(1, args.num_proc))
         vectors, coverage = embedding_matrix(vocab, glove, seed=args.seed)
         dim = glove.dim
         log.info("vectors %s: %d of %d vocabulary words have one (%.1f%%)", args.glove, coverage, len(vocab), 100 * coverage / len(vocab))
@@ -238,7 +246,7 @@ def main(argv: list[str] | None = None) -> dict:
         log.info("best epoch %d: val acc %.4f | test loss %.4f acc %.4f", best.epoch, best.val_accuracy, test_loss, test_acc)
     else:
         log.info("best epoch %d: val acc %.4f (test not evaluated: --no-test)", best.epoch, best.val_accuracy)
-    model.filter_ngrams = top_filter_ngrams(model, train_data, vocab, device)
+    model.filter_ngrams = top_filter_ngrams(model, train_data, vocab, device, mixed_precision=mixed)
 
     metrics = {
         "val_accuracy": best.val_accuracy,

@@ -42,6 +42,7 @@ def test_metrics_record_the_run(dry_run):
     for key in ("val_accuracy", "val_loss", "test_loss", "history", "seconds_per_epoch", "device", "parameters", "args"):
         assert key in saved, key
     assert saved["args"]["dry_run"] is True and saved["glove_coverage"] >= 1
+    assert saved["args"]["adapt_embeddings"] is True  # GloVe is adapted to the reviews by default
     assert len(saved["history"]) == 1 and 0 <= saved["test_accuracy"] <= 1
 
 

@@ -2,13 +2,17 @@ import json
 
 import numpy as np
 
+import pytest
+
 import train
-from textcnn.word2vec import train_word2vec
+from textcnn.glove import GloVe
+from textcnn.word2vec import GLOVE_SCALE, equal_lengths, train_word2vec
+
+DOCUMENTS = [["good", "film", "great", "acting"], ["bad", "film", "awful", "acting"]] * 50
 
 
 def test_learns_vectors_for_every_frequent_word():
-    documents = [["good", "film", "great", "acting"], ["bad", "film", "awful", "acting"]] * 50
-    vectors = train_word2vec(documents, dim=8, epochs=2, workers=1)
+    vectors = train_word2vec(DOCUMENTS, dim=8, epochs=2, workers=1)
     assert sorted(vectors.words) == ["acting", "awful", "bad", "film", "good", "great"]
     assert vectors.vectors.shape == (6, 8) and vectors.vectors.dtype == np.float32
 
@@ -19,3 +23,51 @@ def test_train_py_with_in_domain_vectors_writes_a_model(tiny_imdb, tmp_path):
                 "--output-dir", str(out), "--no-progress", "--num-proc", "1"])
     assert json.loads((out / "config.json").read_text())["embedding_dim"] == 12
     assert json.loads((out / "metrics.json").read_text())["glove_coverage"] > 0
+
+
+@pytest.mark.parametrize("dim", [1, 8, 50])
+def test_every_vector_gets_glove_s_typical_length(dim):
+    vectors = np.random.default_rng(0).normal(size=(20, dim)) * np.arange(1, 21)[:, None]  # lengths 1x..20x
+    lengths = np.linalg.norm(equal_lengths(vectors), axis=1)
+    np.testing.assert_allclose(lengths, GLOVE_SCALE * np.sqrt(dim), rtol=1e-5)
+
+
+def test_starts_from_the_given_vectors():
+    rng = np.random.default_rng(0)
+    init = GloVe(["good", "film", "unused"], rng.normal(size=(3, 6)).astype(np.float32))
+    adapted = train_word2vec(DOCUMENTS, init=init, epochs=2, workers=1)
+    scratch = train_word2vec(DOCUMENTS, dim=6, epochs=2, workers=1)
+    assert adapted.dim == 6 and "unused" not in adapted.words  # the reviews' words, in init's size
+
+    def cosine_to_init(vectors: GloVe, word: str) -> float:
+        a, b = vectors.vectors[vectors.words.index(word)], init.vectors[init.words.index(word)]
+        return float(a @ b / np.linalg.norm(a) / np.linalg.norm(b))
+
+    for word in ("good", "film"):  # a few small updates away from where they started
+        assert cosine_to_init(adapted, word) > 0.9 > cosine_to_init(scratch, word)
+
+
+def test_init_and_a_different_dim_conflict():
+    with pytest.raises(ValueError, match="differs"):
+        train_word2vec(DOCUMENTS, dim=4, init=GloVe(["good"], np.ones((1, 6), np.float32)), workers=1)
+
+
+def test_train_py_adapts_glove_to_the_reviews(tiny_imdb, tmp_path, monkeypatch):
+    words = ["great", "awful", "film", "the"]
+    monkeypatch.setattr(train, "load_glove", lambda name: GloVe(words, np.eye(4, 5, dtype=np.float32)))
+    out = tmp_path / "model"
+    train.main(["--dataset", str(tiny_imdb), "--dry-run", "--adapt-embeddings", "--output-dir", str(out),
+                "--no-progress", "--num-proc", "1"])
+    assert json.loads((out / "config.json").read_text())["embedding_dim"] == 5
+
+
+def test_adapting_needs_pretrained_vectors(tiny_imdb, tmp_path):
+    with pytest.raises(SystemExit, match="adapt"):
+        train.main(["--dataset", str(tiny_imdb), "--dry-run", "--adapt-embeddings", "--glove", "none",
+                    "--output-dir", str(tmp_path / "m")])
+
+
+def test_random_embeddings_are_not_adapted(tiny_imdb, tmp_path):
+    metrics = train.main(["--dataset", str(tiny_imdb), "--dry-run", "--glove", "none", "--output-dir",
+                          str(tmp_path / "m"), "--no-progress", "--num-proc", "1"])
+    assert metrics["args"]["adapt_embeddings"] is False

@@ -13,14 +13,25 @@ import numpy as np
 
 from textcnn.glove import GloVe
 
+GLOVE_SCALE = 0.69  # root-mean-square value of a coordinate of GloVe 6B.50d's 30k most frequent words
 
-def train_word2vec(documents: Sequence[Sequence[str]], dim: int, epochs: int = 5, window: int = 5,
-                   min_count: int = 2, seed: int = 0, workers: int = 2) -> GloVe:
-    """CBOW word2vec over ``documents`` (lists of tokens), in GloVe's container."""
+
+def train_word2vec(documents: Sequence[Sequence[str]], dim: int | None = None, epochs: int = 5, window: int = 5,
+                   min_count: int = 2, seed: int = 0, workers: int = 2, init: GloVe | None = None) -> GloVe:
+    """CBOW word2vec over ``documents`` (lists of tokens), in GloVe's container.
+
+    With ``init``, words it knows start from its vectors (and ``dim`` is its dimension): the
+    general-English vectors are adapted to the reviews instead of learned from nothing.
+    """
     from gensim.models import Word2Vec
 
+    if init is not None:
+        if dim not in (None, init.dim):
+            raise ValueError(f"dim {dim} differs from the initial vectors' {init.dim}")
+        dim = init.dim
+    if dim is None:
+        raise ValueError("give dim or init")
     model = Word2Vec(
-        sentences=documents,
         vector_size=dim,
         window=window,
         min_count=min_count,
@@ -29,4 +40,22 @@ def train_word2vec(documents: Sequence[Sequence[str]], dim: int, epochs: int = 5
         seed=seed,
         workers=workers,
     )
-    return GloVe(list(model.wv.index_to_key), model.wv.vectors.astype(np.float32))
+    model.build_vocab(documents)
+    if init is not None:
+        known = {word: row for row, word in enumerate(init.words)}
+        for word, index in model.wv.key_to_index.items():
+            if word in known:
+                model.wv.vectors[index] = init.vectors[known[word]]
+    model.train(documents, total_examples=model.corpus_count, epochs=model.epochs)
+    return GloVe(list(model.wv.index_to_key), equal_lengths(model.wv.vectors))
+
+
+def equal_lengths(vectors: np.ndarray) -> np.ndarray:
+    """Every vector rescaled to GloVe's typical length (0.69 per dimension, 4.9 for 50d).
+
+    word2vec's lengths grow with a word's frequency (median 2.4 but mean 4.0 over IMDb's top 30k
+    words at 100d), so a few very frequent words would dominate the filters' inputs and the CNN
+    trains slowly; GloVe's lengths vary far less.
+    """
+    lengths = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return (vectors / np.maximum(lengths, 1e-8) * GLOVE_SCALE * np.sqrt(vectors.shape[1])).astype(np.float32)
