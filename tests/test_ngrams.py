@@ -34,3 +34,16 @@ def test_top_ngrams_match_a_brute_force_search():
         for entry in entries:
             assert np.isclose(scores[entry["ngram"]], entry["activation"], atol=1e-4)
         assert len({e["ngram"] for e in entries}) == len(entries)
+
+
+def test_mixed_precision_search_finds_activations_close_to_fp32():
+    texts, labels = make_reviews(60, seed=6)
+    docs = [t.replace("<br /><br />", " ").split() for t in texts]
+    vocab = Vocab.build(docs, max_size=100)
+    split = encode(docs, labels, vocab, max_tokens=100)
+    torch.manual_seed(1)
+    model = TextCNN(TextCNNConfig(vocab_size=len(vocab), embedding_dim=8, filter_widths=(3, 4), num_filters=4)).eval()
+    exact = top_filter_ngrams(model, split, vocab, torch.device("cpu"), k=3)
+    fast = top_filter_ngrams(model, split, vocab, torch.device("cpu"), k=3, mixed_precision=True)
+    for a, b in zip(exact, fast):  # bf16 keeps 8 bits of mantissa: the strongest n-gram scores within 1%
+        assert np.isclose(a[0]["activation"], b[0]["activation"], rtol=0.01, atol=1e-3)
