@@ -71,3 +71,16 @@ def test_random_embeddings_are_not_adapted(tiny_imdb, tmp_path):
     metrics = train.main(["--dataset", str(tiny_imdb), "--dry-run", "--glove", "none", "--output-dir",
                           str(tmp_path / "m"), "--no-progress", "--num-proc", "1"])
     assert metrics["args"]["adapt_embeddings"] is False
+
+
+
+def test_one_worker_is_reproducible_across_processes():
+    import os
+    import subprocess
+    import sys
+
+    script = ("import sys; from tests.test_word2vec import DOCUMENTS; from textcnn.word2vec import train_word2vec; "
+              "sys.stdout.write(repr(train_word2vec(DOCUMENTS, dim=4, epochs=2, workers=1).vectors.tolist()))")
+    runs = {subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                           env={**os.environ, "PYTHONHASHSEED": str(seed)}).stdout for seed in (1, 2)}
+    assert len(runs) == 1

@@ -22,6 +22,7 @@ def train_word2vec(documents: Sequence[Sequence[str]], dim: int | None = None, e
 
     With ``init``, words it knows start from its vectors (and ``dim`` is its dimension): the
     general-English vectors are adapted to the reviews instead of learned from nothing.
+    Reproducible with ``workers=1``; with more, thread scheduling changes the result slightly.
     """
     from gensim.models import Word2Vec
 
