@@ -89,9 +89,10 @@ class Tokenizer:
         With ``max_tokens``, stops soon after that many (the result is longer, so callers can
         tell the text was truncated) instead of tokenising a huge text only to cut it.
         """
-        chunks = clean(text).split()
-        if max_tokens is not None:
-            chunks = chunks[: max_tokens + 1]  # every chunk gives at least one token
+        if max_tokens is None:
+            chunks = clean(text).split()
+        else:  # every chunk gives at least one token; maxsplit leaves the rest of a huge text in one piece
+            chunks = clean(text).split(maxsplit=max_tokens + 1)[: max_tokens + 1]
         cache = self._cache
         tokens: list[str] = []
         for chunk in chunks:
