@@ -17,11 +17,14 @@ choose where it listens. Endpoints for ``gradio_client``: ``/predict``, ``/expla
 from __future__ import annotations
 
 import argparse
+import ctypes
 import logging
 import math
 import os
 import re
 import sys
+import threading
+import time
 import unicodedata
 from dataclasses import asdict
 from pathlib import Path
@@ -44,11 +47,40 @@ torch.backends.mkldnn.enabled = False
 
 log = logging.getLogger("app")
 
+
+def return_freed_memory(arenas: int = 2, every_seconds: float = 5.0) -> None:
+    """Keep the server's resident memory close to what it uses (glibc only; no effect elsewhere).
+
+    glibc gives each thread that allocates a heap of its own (up to 8 per core) and keeps what a
+    request freed for later instead of returning it to the system: a 1 MB review or a burst of long
+    ones left the RSS of scripts/load_test.py's server tens of MB higher for good. Capping the heaps
+    (as ``MALLOC_ARENA_MAX=2`` would, without relying on how the Space starts the process) and
+    trimming them every few seconds (``malloc_trim``, well under a millisecond here) fixes both.
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-8, arenas)  # -8: M_ARENA_MAX in glibc's malloc.h
+    except (OSError, AttributeError):
+        return
+
+    def trim_forever() -> None:
+        while True:
+            time.sleep(every_seconds)
+            libc.malloc_trim(0)
+
+    threading.Thread(target=trim_forever, name="malloc-trim", daemon=True).start()
+
+
+return_freed_memory()
+
 MAX_QUEUE_SIZE = 20  # beyond this, a request is refused at once ("queue is full") instead of waiting
 CONCURRENCY_LIMIT = 2  # one per core; all model endpoints share this limit
-# chunks the tokenizer memoises: at worst (random punctuation) about 1.1 KB each, so at most ~55 MB
+# chunks the tokenizer memoises: at worst (random punctuation) about 1.1 KB each, so at most ~22 MB
 # for a public server that reads endless new text (training's default of 500,000 could take 550 MB)
-SERVING_TOKENIZER_CACHE = 50_000
+SERVING_TOKENIZER_CACHE = 20_000
+# strings spaCy may collect (0.36 MB per 1,000) before the tokenizer starts a fresh one (65 ms, once per
+# that many new strings); training's 100,000 kept the app above 600 MB under scripts/load_test.py
+SERVING_SPACY_VOCAB = 20_000
 CHART_FILTERS = 15  # the chart shows this many strongest filters; the table shows all
 LEVELS = ("weak", "medium", "strong")  # token colour strengths, thirds of the largest |token score|
 NEGATIVE_COLOURS = ("#fddbc7", "#ef8a62", "#b2182b")  # ColorBrewer RdBu: red pushes negative,
@@ -453,7 +485,7 @@ def load_pipeline(source: str, revision: str | None) -> SentimentPipeline:
         commit = Path(pipeline.model.source_folder).name  # the Hub cache names each snapshot by its commit
         log.warning("serving %s at %s, which is a branch or tag and can move; to keep serving these weights, "
                     "pin their commit: --revision %s", source, revision, commit)
-    pipeline.tokenizer = Tokenizer(max_cache=SERVING_TOKENIZER_CACHE)
+    pipeline.tokenizer = Tokenizer(max_cache=SERVING_TOKENIZER_CACHE, max_spacy_vocab=SERVING_SPACY_VOCAB)
     return pipeline
 
 
