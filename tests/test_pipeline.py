@@ -80,3 +80,27 @@ def test_an_empty_text_in_a_worker_is_still_a_clear_error(tiny_model_dir):
     with SentimentPipeline.from_pretrained(tiny_model_dir, workers=2) as pooled:
         with pytest.raises(EmptyTextError, match="empty"):
             pooled.predict(texts)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_length_batches_cover_every_text_once_within_the_budgets(seed):
+    import numpy as np
+
+    from textcnn.pipeline import length_batches
+
+    lengths = np.random.default_rng(seed).integers(1, 400, size=300)
+    batches = length_batches(lengths, batch_size=16, max_tokens=1_000, min_length=5)
+    assert sorted(np.concatenate(batches).tolist()) == list(range(300))
+    for batch in batches:
+        padded = len(batch) * max(int(lengths[batch].max()), 5)
+        assert len(batch) <= 16 and (padded <= 1_000 or len(batch) == 1)
+
+
+def test_length_batches_reference_case():
+    import numpy as np
+
+    from textcnn.pipeline import length_batches
+
+    # sorted: 1, 2, 3, 10, 10; at most 3 per batch and 20 padded tokens (lengths below 4 count as 4)
+    batches = length_batches(np.array([10, 1, 3, 2, 10]), batch_size=3, max_tokens=20, min_length=4)
+    assert [b.tolist() for b in batches] == [[1, 3, 2], [0, 4]]

@@ -149,7 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--batch-size", type=positive_int, default=128, help="reviews per forward pass")
     predict.add_argument("--bf16", action="store_true",
                          help="bfloat16 autocast where the CPU has native bf16 (AVX512-BF16/AMX) or on CUDA: "
-                              "1.7x the throughput on IMDb test here, probabilities within 0.003 of fp32 (no effect elsewhere)")
+                              "twice the throughput on IMDb test here, probabilities within 0.003 of fp32 (no effect elsewhere)")
     predict.add_argument("--workers", type=positive_int, default=min(2, os.cpu_count() or 1),
                          help="processes that tokenise (for inputs of 512 lines or more) (default: %(default)s, "
                               "this machine's cores up to 2)")
