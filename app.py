@@ -52,10 +52,10 @@ def return_freed_memory(arenas: int = 2, every_seconds: float = 5.0) -> None:
     """Keep the server's resident memory close to what it uses (glibc only; no effect elsewhere).
 
     glibc gives each thread that allocates a heap of its own (up to 8 per core) and keeps what a
-    request freed for later instead of returning it to the system: a 1 MB review or a burst of long
-    ones left the RSS of scripts/load_test.py's server tens of MB higher for good. Capping the heaps
-    (as ``MALLOC_ARENA_MAX=2`` would, without relying on how the Space starts the process) and
-    trimming them every few seconds (``malloc_trim``, well under a millisecond here) fixes both.
+    request freed for later instead of returning it to the system. Capping the heaps (as
+    ``MALLOC_ARENA_MAX=2`` would, without relying on how the Space starts the process) and trimming
+    them every few seconds (``malloc_trim``: 1-7 ms here) took scripts/load_test.py's peak from
+    607 to 591 MB.
     """
     try:
         libc = ctypes.CDLL("libc.so.6")
@@ -79,7 +79,7 @@ CONCURRENCY_LIMIT = 2  # one per core; all model endpoints share this limit
 # for a public server that reads endless new text (training's default of 500,000 could take 550 MB)
 SERVING_TOKENIZER_CACHE = 20_000
 # strings spaCy may collect (0.36 MB per 1,000) before the tokenizer starts a fresh one (65 ms, once per
-# that many new strings); training's 100,000 kept the app above 600 MB under scripts/load_test.py
+# that many new strings): at most ~7 MB, where training's 100,000 allows 36 MB
 SERVING_SPACY_VOCAB = 20_000
 CHART_FILTERS = 15  # the chart shows this many strongest filters; the table shows all
 LEVELS = ("weak", "medium", "strong")  # token colour strengths, thirds of the largest |token score|
