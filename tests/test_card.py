@@ -92,6 +92,17 @@ def test_unfinished_runs_are_flagged(metrics, flag, banner):
     assert banner in str(model_card(CONFIG, metrics))
 
 
+@pytest.mark.parametrize("glove, adapt, says", [
+    ("6B.50d", False, "initialised from GloVe 6B.50d vectors and fine-tuned"),
+    ("6B.50d", True, "initialised from GloVe 6B.50d vectors that word2vec adapted to IMDb's"),
+    ("word2vec", False, "initialised from word2vec vectors learned on IMDb's unlabelled and training reviews"),
+    ("none", False, "randomly initialised and trained"),
+])
+def test_card_says_where_the_embeddings_came_from(metrics, glove, adapt, says):
+    metrics["args"].update(glove=glove, adapt_embeddings=adapt)
+    assert says in str(model_card(CONFIG, metrics))
+
+
 def test_a_run_without_test_evaluation_has_no_results(metrics):
     metrics["test_accuracy"] = metrics["test_loss"] = None  # train.py --no-test
     card = ModelCard(str(model_card(CONFIG, metrics)))

@@ -96,11 +96,17 @@ def _overview(config: dict, metrics: dict) -> str:
     widths = ", ".join(str(w) for w in config.get("filter_widths", []))
     num_filters = config.get("num_filters", 0)
     labels = " / ".join(f"`{label}`" for label in config.get("labels", ()))
-    glove = metrics.get("args", {}).get("glove", metrics.get("glove"))
-    init = (
-        f"initialised from GloVe {glove} vectors and fine-tuned" if glove and glove != "none"
-        else "randomly initialised and trained"
-    )
+    args = metrics.get("args", {})
+    glove = args.get("glove", metrics.get("glove"))
+    if not glove or glove == "none":
+        init = "randomly initialised and trained"
+    elif glove == "word2vec":
+        init = "initialised from word2vec vectors learned on IMDb's unlabelled and training reviews, then fine-tuned"
+    elif args.get("adapt_embeddings"):
+        init = (f"initialised from GloVe {glove} vectors that word2vec adapted to IMDb's unlabelled and "
+                "training reviews, then fine-tuned")
+    else:
+        init = f"initialised from GloVe {glove} vectors and fine-tuned"
     lines = [f"# TextCNN sentiment classifier for IMDb movie reviews\n"]
     if metrics.get("dry_run"):
         lines.append(
