@@ -9,13 +9,18 @@ from textcnn.vocab import Vocab
 from conftest import make_reviews
 
 
-def test_top_ngrams_match_a_brute_force_search():
-    texts, labels = make_reviews(60, seed=5)
+def toy_setup(data_seed: int, model_seed: int, **config):
+    """(untrained model, encoded toy reviews, vocabulary)."""
+    texts, labels = make_reviews(60, seed=data_seed)
     docs = [t.replace("<br /><br />", " ").split() for t in texts]
     vocab = Vocab.build(docs, max_size=100)
     split = encode(docs, labels, vocab, max_tokens=100)
-    torch.manual_seed(0)
-    model = TextCNN(TextCNNConfig(vocab_size=len(vocab), embedding_dim=6, filter_widths=(2, 3), num_filters=3)).eval()
+    torch.manual_seed(model_seed)
+    return TextCNN(TextCNNConfig(vocab_size=len(vocab), **config)).eval(), split, vocab
+
+
+def test_top_ngrams_match_a_brute_force_search():
+    model, split, vocab = toy_setup(5, 0, embedding_dim=6, filter_widths=(2, 3), num_filters=3)
     result = top_filter_ngrams(model, split, vocab, torch.device("cpu"), k=4, batch_size=7)
     assert len(result) == 6
     for f, entries in enumerate(result):
@@ -37,12 +42,7 @@ def test_top_ngrams_match_a_brute_force_search():
 
 
 def test_mixed_precision_search_finds_activations_close_to_fp32():
-    texts, labels = make_reviews(60, seed=6)
-    docs = [t.replace("<br /><br />", " ").split() for t in texts]
-    vocab = Vocab.build(docs, max_size=100)
-    split = encode(docs, labels, vocab, max_tokens=100)
-    torch.manual_seed(1)
-    model = TextCNN(TextCNNConfig(vocab_size=len(vocab), embedding_dim=8, filter_widths=(3, 4), num_filters=4)).eval()
+    model, split, vocab = toy_setup(6, 1, embedding_dim=8, filter_widths=(3, 4), num_filters=4)
     exact = top_filter_ngrams(model, split, vocab, torch.device("cpu"), k=3)
     fast = top_filter_ngrams(model, split, vocab, torch.device("cpu"), k=3, mixed_precision=True)
     for a, b in zip(exact, fast):  # bf16 keeps 8 bits of mantissa: the strongest n-gram scores within 1%
