@@ -1,7 +1,17 @@
 import numpy as np
 import pytest
+import torch
 
-from textcnn.data import batch_indices, encode, load_imdb, pad_batch, stratified_split, tokenize_dataset
+from textcnn.data import (
+    batch_indices,
+    concatenate,
+    encode,
+    iterate_batches,
+    load_imdb,
+    pad_batch,
+    stratified_split,
+    tokenize_dataset,
+)
 from textcnn.vocab import PAD_ID, UNK_ID, Vocab
 
 
@@ -62,3 +72,29 @@ def test_bucketing_reduces_padding():
         batches = batch_indices(lengths, 50, np.random.default_rng(1), bucket=bucket)
         return sum(len(b) * lengths[b].max() - lengths[b].sum() for b in batches)
     assert padding(True) < padding(False) / 5
+
+
+def test_soft_targets_follow_subsets_and_concatenation():
+    vocab = Vocab.build([["good", "bad"]], 10, 1)
+    hard = encode([["good"], ["bad"]], [1, 0], vocab, 5)
+    soft = encode([["bad", "good"], ["good"], ["bad"]], None, vocab, 5,
+                  targets=np.array([[0.3, 0.7], [0.1, 0.9], [0.8, 0.2]]))
+    assert soft.labels.tolist() == [1, 1, 0]  # the most likely class
+    both = concatenate(hard, soft)
+    np.testing.assert_allclose(both.targets, [[0, 1], [1, 0], [0.3, 0.7], [0.1, 0.9], [0.8, 0.2]])
+    assert both.labels.tolist() == [1, 0, 1, 1, 0]
+    picked = both.subset([4, 0])
+    np.testing.assert_allclose(picked.targets, [[0.8, 0.2], [0, 1]])
+    assert [ids.tolist() for ids in picked.ids] == [both.ids[4].tolist(), both.ids[0].tolist()]
+    assert concatenate(hard, hard).targets is None  # hard labels stay class indices
+
+
+def test_batches_carry_soft_targets_when_the_split_has_them():
+    vocab = Vocab.build([["good", "bad"]], 10, 1)
+    soft = encode([["good"], ["bad"]], None, vocab, 5, targets=np.array([[0.2, 0.8], [0.6, 0.4]]))
+    (ids, targets), = iterate_batches(soft, [np.array([1, 0])], 3)
+    assert ids.shape == (2, 3) and targets.dtype == torch.float32
+    np.testing.assert_allclose(targets.numpy(), [[0.6, 0.4], [0.2, 0.8]])
+    hard = encode([["good"], ["bad"]], [1, 0], vocab, 5)
+    (_, labels), = iterate_batches(hard, [np.array([1, 0])], 3)
+    assert labels.tolist() == [0, 1]

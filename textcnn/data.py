@@ -73,7 +73,8 @@ class EncodedSplit:
     """Token ids of each text (truncated), with labels; what the training loop consumes."""
 
     ids: list[np.ndarray]
-    labels: np.ndarray
+    labels: np.ndarray  # (N,) class index; with ``targets``, the most likely class
+    targets: np.ndarray | None = None  # (N, C) class probabilities to train towards (soft labels)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -83,12 +84,34 @@ class EncodedSplit:
         return np.fromiter((len(x) for x in self.ids), dtype=np.int64, count=len(self.ids))
 
     def subset(self, indices: Sequence[int]) -> EncodedSplit:
-        return EncodedSplit([self.ids[i] for i in indices], self.labels[np.asarray(indices, dtype=np.int64)])
+        index = np.asarray(indices, dtype=np.int64)
+        targets = None if self.targets is None else self.targets[index]
+        return EncodedSplit([self.ids[i] for i in indices], self.labels[index], targets)
+
+    def soft_targets(self, num_classes: int) -> np.ndarray:
+        """(N, C) targets: the soft ones, else one-hot labels."""
+        if self.targets is not None:
+            return self.targets
+        return np.eye(num_classes, dtype=np.float32)[self.labels]
 
 
-def encode(token_lists: Sequence[Sequence[str]], labels: Sequence[int], vocab: Vocab, max_tokens: int) -> EncodedSplit:
+def concatenate(first: EncodedSplit, second: EncodedSplit) -> EncodedSplit:
+    """Both splits in one; when either has soft targets, the other's labels become one-hot targets."""
+    targets = None
+    if first.targets is not None or second.targets is not None:
+        classes = (first.targets if first.targets is not None else second.targets).shape[1]
+        targets = np.concatenate([first.soft_targets(classes), second.soft_targets(classes)])
+    return EncodedSplit(first.ids + second.ids, np.concatenate([first.labels, second.labels]), targets)
+
+
+def encode(token_lists: Sequence[Sequence[str]], labels: Sequence[int] | None, vocab: Vocab, max_tokens: int,
+           targets: np.ndarray | None = None) -> EncodedSplit:
+    """Ids of each token list; pass ``targets`` (N, C) instead of ``labels`` for soft labels."""
     ids = [np.asarray(vocab.encode(tokens[:max_tokens]) or [PAD_ID], dtype=np.int64) for tokens in token_lists]
-    return EncodedSplit(ids, np.asarray(labels, dtype=np.int64))
+    if targets is not None:
+        targets = np.asarray(targets, dtype=np.float32)
+        labels = targets.argmax(axis=1) if labels is None else labels
+    return EncodedSplit(ids, np.asarray(labels, dtype=np.int64), targets)
 
 
 def pad_batch(sequences: Sequence[np.ndarray], min_length: int = 1) -> torch.Tensor:
@@ -120,5 +143,7 @@ def batch_indices(lengths: np.ndarray, batch_size: int, rng: np.random.Generator
 
 
 def iterate_batches(split: EncodedSplit, batches: list[np.ndarray], min_length: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """(ids, targets) per batch: class indices (B,), or class probabilities (B, C) when the split has soft targets."""
+    targets = split.labels if split.targets is None else split.targets
     for index in batches:
-        yield pad_batch([split.ids[i] for i in index], min_length), torch.from_numpy(split.labels[index])
+        yield pad_batch([split.ids[i] for i in index], min_length), torch.from_numpy(targets[index])

@@ -46,7 +46,10 @@ def train_epoch(
     progress: bool = True,
     desc: str = "train",
 ) -> tuple[float, float]:
-    """One pass over ``batches``; returns (mean loss, accuracy) over the examples seen."""
+    """One pass over ``batches``; returns (mean loss, accuracy) over the examples seen.
+
+    Targets are class indices (B,) or class probabilities (B, C) (soft labels from a teacher);
+    accuracy counts agreement with the most likely target class."""
     model.train()
     loss_sum, correct, seen = 0.0, 0, 0
     bar = tqdm(batches, total=total, desc=desc, disable=not progress, leave=False)
@@ -62,9 +65,10 @@ def train_epoch(
         optimizer.step()
         if scheduler is not None:
             scheduler.step()
-        n = labels.numel()
+        n = labels.shape[0]
         loss_sum += loss.item() * n
-        correct += (logits.argmax(dim=1) == labels).sum().item()
+        hard = labels.argmax(dim=1) if labels.is_floating_point() else labels
+        correct += (logits.argmax(dim=1) == hard).sum().item()
         seen += n
         bar.set_postfix(loss=f"{loss_sum / seen:.4f}", acc=f"{correct / seen:.4f}")
     return loss_sum / max(seen, 1), correct / max(seen, 1)

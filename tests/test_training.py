@@ -1,0 +1,70 @@
+import copy
+
+import pytest
+import torch
+
+from textcnn.model import TextCNN, TextCNNConfig
+from textcnn.training import evaluate, fit, train_epoch
+
+
+def toy_model(seed: int = 0) -> TextCNN:
+    torch.manual_seed(seed)
+    return TextCNN(TextCNNConfig(vocab_size=20, embedding_dim=4, filter_widths=(2, 3), num_filters=3, dropout=0.0))
+
+
+def toy_batches(seed: int = 0, batches: int = 4):
+    g = torch.Generator().manual_seed(seed)
+    return [(torch.randint(2, 20, (5, 7), generator=g), torch.randint(0, 2, (5,), generator=g)) for _ in range(batches)]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_one_hot_soft_targets_train_exactly_like_hard_labels(seed):
+    hard_model, soft_model = toy_model(seed), toy_model(seed)
+    hard = toy_batches(seed)
+    soft = [(ids, torch.nn.functional.one_hot(labels, 2).float()) for ids, labels in hard]
+    results = []
+    for model, batches in ((hard_model, hard), (soft_model, soft)):
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        results.append(train_epoch(model, batches, optimizer, torch.device("cpu"), mixed_precision=False, progress=False))
+    assert results[0] == pytest.approx(results[1], abs=1e-6)
+    for a, b in zip(hard_model.parameters(), soft_model.parameters()):
+        torch.testing.assert_close(a, b)
+
+
+def test_soft_targets_pull_the_model_towards_them():
+    model = toy_model()
+    ids = toy_batches()[0][0]
+    target = torch.tensor([[0.2, 0.8]]).repeat(5, 1)
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.05)
+    for _ in range(200):
+        train_epoch(model, [(ids, target)], optimizer, torch.device("cpu"), mixed_precision=False, progress=False)
+    with torch.no_grad():
+        probs = torch.softmax(model.eval()(ids), dim=1)
+    torch.testing.assert_close(probs, target, atol=0.02, rtol=0)  # soft labels are matched, not rounded to 0/1
+
+
+def test_evaluate_reference_case():
+    model = toy_model().eval()
+    ids, labels = toy_batches()[0]
+    with torch.no_grad():
+        logits = model(ids)
+    loss, accuracy = evaluate(model, [(ids, labels)], torch.device("cpu"), mixed_precision=False, progress=False)
+    assert accuracy == pytest.approx((logits.argmax(1) == labels).float().mean().item())
+    assert loss == pytest.approx(torch.nn.functional.cross_entropy(logits, labels).item(), rel=1e-5)
+
+
+def test_fit_marks_the_best_epoch_by_validation_accuracy():
+    model = toy_model()
+    batches = toy_batches()
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.05)
+    best_states = []
+
+    def on_epoch_end(result, is_best):
+        if is_best:
+            best_states.append((result.epoch, copy.deepcopy(model.state_dict())))
+
+    history = fit(model, optimizer, 3, lambda epoch: (batches, len(batches)), lambda: (batches[:2], 2),
+                  torch.device("cpu"), mixed_precision=False, progress=False, on_epoch_end=on_epoch_end, log=lambda _: None)
+    assert [r.epoch for r in history] == [1, 2, 3]
+    best = max(history, key=lambda r: (r.val_accuracy, -r.val_loss))
+    assert best_states[-1][0] == best.epoch
