@@ -81,7 +81,7 @@ class TextCNN(
         self.vocab_tokens: list[str] | None = None
         self.filter_ngrams: list[list[dict]] | None = None
 
-    def _pooled(self, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _pooled(self, ids: torch.Tensor, positions: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
         B, T = ids.shape
         lengths = (ids != PAD_ID).sum(dim=1)  # (B,) real tokens; padding is always on the right
         max_width = max(self.config.filter_widths)
@@ -92,7 +92,7 @@ class TextCNN(
             keep = torch.rand(x.shape[:2], device=x.device) >= self.embedding_dropout  # (B, T)
             x = x * keep.unsqueeze(-1) / (1 - self.embedding_dropout)  # (B, T, E)
         x = x.transpose(1, 2)  # (B, E, T) channels first for conv1d
-        values, positions = [], []
+        values, where = [], []
         for width, conv in zip(self.config.filter_widths, self.convs):
             a = conv(x)  # (B, F_w, T - width + 1) one pre-activation per window
             # windows that start past the last full n-gram see only padding: mask them so a
@@ -104,16 +104,19 @@ class TextCNN(
                 tail = a[..., first_invalid:]  # (B, F_w, T - width + 1 - first_invalid) a view
                 t = torch.arange(first_invalid, a.shape[-1], device=a.device)  # (tail length,)
                 tail.masked_fill_(t >= valid[:, None, None], float("-inf"))
-            v, p = a.max(dim=-1)  # (B, F_w) max over time, and where it was
+            if positions or a.requires_grad:  # training: max's backward is cheaper than amax's
+                v, p = a.max(dim=-1)  # (B, F_w) max over time, and where it was
+                where.append(p)
+            else:
+                v = a.amax(dim=-1)  # (B, F_w) the same maxima, faster when the positions are not needed
             values.append(v)
-            positions.append(p)
         # relu(max(x)) == max(relu(x)), and is F times cheaper than a ReLU over every window
         pooled = F.relu(torch.cat(values, dim=1))  # (B, F)
-        return pooled, torch.cat(positions, dim=1)  # (B, F), (B, F)
+        return pooled, torch.cat(where, dim=1) if positions else None  # (B, F), (B, F)
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         """Class logits (B, C) for right-padded token ids (B, T)."""
-        pooled, _ = self._pooled(ids)  # (B, F)
+        pooled, _ = self._pooled(ids, positions=False)  # (B, F)
         return self.head(self.dropout(pooled))  # (B, C)
 
     @torch.no_grad()
