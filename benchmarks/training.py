@@ -33,6 +33,7 @@ ORIGINAL_RECIPE = [
     "--num-filters", "100", "--filter-widths", "3", "4", "5", "--batch-size", "64", "--epochs", "5", "--no-bucket",
     "--dropout", "0.5", "--embedding-dropout", "0", "--lr", "0.001", "--weight-decay", "0", "--schedule", "constant",
     "--max-tokens", "1000", "--vocab-size", "30000", "--min-freq", "2", "--glove", "6B.50d", "--no-adapt-embeddings",
+    "--no-distill",
 ]
 CONFIGS = {"defaults": [], "original": ORIGINAL_RECIPE}
 

@@ -93,7 +93,7 @@ def test_unfinished_runs_are_flagged(metrics, flag, banner):
 
 
 @pytest.mark.parametrize("glove, adapt, says", [
-    ("6B.50d", False, "initialised from GloVe 6B.50d vectors and fine-tuned"),
+    ("6B.50d", False, "initialised from GloVe 6B.50d vectors, then fine-tuned"),
     ("6B.50d", True, "initialised from GloVe 6B.50d vectors that word2vec adapted to IMDb's"),
     ("word2vec", False, "initialised from word2vec vectors learned on IMDb's unlabelled and training reviews"),
     ("none", False, "randomly initialised and trained"),
@@ -101,6 +101,20 @@ def test_unfinished_runs_are_flagged(metrics, flag, banner):
 def test_card_says_where_the_embeddings_came_from(metrics, glove, adapt, says):
     metrics["args"].update(glove=glove, adapt_embeddings=adapt)
     assert says in str(model_card(CONFIG, metrics))
+
+
+def test_card_says_when_the_embeddings_were_frozen(metrics):
+    metrics["args"].update(glove="6B.50d", adapt_embeddings=True, freeze_embeddings=True)
+    assert "training reviews, then kept fixed during training" in str(model_card(CONFIG, metrics))
+
+
+def test_card_describes_distillation_only_when_it_happened(metrics):
+    assert "Distillation" not in str(model_card(CONFIG, metrics))
+    metrics["teacher"] = {"kind": "NB-weighted logistic regression, binary word 1-3 grams", "C": 1.0,
+                          "val_accuracy": 0.9168, "unlabelled_reviews": 50000, "seconds": 72.0}
+    card = str(model_card(CONFIG, metrics))
+    assert "the CNN also trained on 50000 of IMDb's unlabelled reviews" in card
+    assert "validation accuracy 91.68%" in card and "Distilling the Knowledge" in card
 
 
 def test_a_run_without_test_evaluation_has_no_results(metrics):

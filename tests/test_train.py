@@ -44,6 +44,21 @@ def test_metrics_record_the_run(dry_run):
     assert saved["args"]["dry_run"] is True and saved["glove_coverage"] >= 1
     assert saved["args"]["adapt_embeddings"] is True  # GloVe is adapted to the reviews by default
     assert len(saved["history"]) == 1 and 0 <= saved["test_accuracy"] <= 1
+    # distillation is on by default: the teacher labelled every unlabelled review of the slice
+    assert saved["teacher"]["unlabelled_reviews"] == saved["examples"]["unlabelled"] > 0
+    assert 0.5 < saved["teacher"]["val_accuracy"] <= 1  # the toy reviews are easy
+
+
+def test_no_distill_trains_on_labelled_reviews_only(tiny_imdb, tmp_path):
+    metrics = train.main(["--dataset", str(tiny_imdb), "--dry-run", "--output-dir", str(tmp_path / "model"),
+                          "--no-progress", "--glove", "none", "--no-distill", "--num-proc", "1"])
+    assert metrics["teacher"] is None and metrics["examples"]["unlabelled"] == 0
+
+
+def test_distill_reviews_caps_the_unlabelled_reviews(tiny_imdb, tmp_path):
+    metrics = train.main(["--dataset", str(tiny_imdb), "--dry-run", "--output-dir", str(tmp_path / "model"),
+                          "--no-progress", "--glove", "none", "--distill-reviews", "7", "--num-proc", "1"])
+    assert metrics["teacher"]["unlabelled_reviews"] == metrics["examples"]["unlabelled"] == 7
 
 
 def test_saved_folder_is_the_model_that_was_evaluated(dry_run, tiny_imdb):
@@ -60,5 +75,15 @@ def test_help_lists_the_documented_options(capsys):
         train.parse_args(["--help"])
     text = capsys.readouterr().out
     for option in ("--dataset", "--glove", "--vocab-size", "--max-tokens", "--epochs", "--batch-size", "--lr",
-                   "--filter-widths", "--num-filters", "--dropout", "--seed", "--output-dir", "--device", "--dry-run"):
+                   "--filter-widths", "--num-filters", "--dropout", "--seed", "--output-dir", "--device", "--dry-run",
+                   "--distill", "--no-distill", "--distill-reviews", "--teacher-c"):
         assert option in text
+
+
+def test_freeze_embeddings_keeps_the_pretrained_vectors(tiny_imdb, tiny_glove, tmp_path):
+    out = tmp_path / "model"
+    train.main(["--dataset", str(tiny_imdb), "--dry-run", "--output-dir", str(out), "--no-progress", "--glove",
+                str(tiny_glove), "--no-adapt-embeddings", "--freeze-embeddings", "--num-proc", "1"])
+    model = TextCNN.from_pretrained(str(out))
+    great = model.vocab_tokens.index("great")
+    assert model.embedding.weight[great].tolist() == [1.0, 0.0, 0.0, 0.0]

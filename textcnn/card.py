@@ -98,15 +98,17 @@ def _overview(config: dict, metrics: dict) -> str:
     labels = " / ".join(f"`{label}`" for label in config.get("labels", ()))
     args = metrics.get("args", {})
     glove = args.get("glove", metrics.get("glove"))
+    frozen = bool(args.get("freeze_embeddings"))
+    tuned = "kept fixed during training" if frozen else "fine-tuned"
     if not glove or glove == "none":
-        init = "randomly initialised and trained"
+        init = "randomly initialised" + (" and kept fixed" if frozen else " and trained")
     elif glove == "word2vec":
-        init = "initialised from word2vec vectors learned on IMDb's unlabelled and training reviews, then fine-tuned"
+        init = f"initialised from word2vec vectors learned on IMDb's unlabelled and training reviews, then {tuned}"
     elif args.get("adapt_embeddings"):
         init = (f"initialised from GloVe {glove} vectors that word2vec adapted to IMDb's unlabelled and "
-                "training reviews, then fine-tuned")
+                f"training reviews, then {tuned}")
     else:
-        init = f"initialised from GloVe {glove} vectors and fine-tuned"
+        init = f"initialised from GloVe {glove} vectors, then {tuned}"
     lines = [f"# TextCNN sentiment classifier for IMDb movie reviews\n"]
     if metrics.get("dry_run"):
         lines.append(
@@ -191,6 +193,15 @@ def _training(metrics: dict) -> str:
         f"validation reviews (a stratified split of the train split, seed {args.get('seed', 'n/a')}), "
         f"{examples.get('test', 'n/a')} test reviews. The epoch with the best validation accuracy is kept.\n"
     )
+    teacher = metrics.get("teacher")
+    if teacher:
+        lines.append(
+            f"Distillation: the CNN also trained on {teacher.get('unlabelled_reviews', 'n/a')} of IMDb's unlabelled "
+            f"reviews, towards the class probabilities a teacher gave them: {teacher.get('kind', 'n/a')} "
+            f"(Wang & Manning 2012), fitted on the training reviews only (validation accuracy "
+            f"{_percent(teacher.get('val_accuracy'))}). Only the CNN is published, so every prediction is "
+            f"still explained exactly by its filters.\n"
+        )
     if metrics.get("command"):
         lines.append(f"Command:\n\n```bash\n{metrics['command']}\n```\n")
     config_rows = [f"| `{key}` | `{value}` |" for key, value in sorted(args.items()) if key not in _RUNTIME_ARGS]
@@ -287,4 +298,6 @@ def _citation() -> str:
 - Yoon Kim. 2014. Convolutional Neural Networks for Sentence Classification. EMNLP. https://arxiv.org/abs/1408.5882
 - Andrew L. Maas et al. 2011. Learning Word Vectors for Sentiment Analysis. ACL. (the IMDb dataset)
 - Jeffrey Pennington, Richard Socher, Christopher D. Manning. 2014. GloVe: Global Vectors for Word Representation. EMNLP.
+- Sida Wang, Christopher D. Manning. 2012. Baselines and Bigrams: Simple, Good Sentiment and Topic Classification. ACL.
+- Geoffrey Hinton, Oriol Vinyals, Jeff Dean. 2015. Distilling the Knowledge in a Neural Network. https://arxiv.org/abs/1503.02531
 """
