@@ -76,7 +76,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="also train on the unlabelled reviews, towards the class probabilities a teacher gives them: "
                         "NB-weighted logistic regression on word 1-3 grams, fitted on the training reviews (under "
                         "a minute; needs the unsupervised split). Only the CNN is saved")
-    p.add_argument("--distill-reviews", type=int, default=None, help="with --distill: how many unlabelled reviews (default: all)")
+    p.add_argument("--distill-reviews", type=int, default=None, help="with --distill: use the first N unlabelled reviews (default: all)")
     p.add_argument("--teacher-c", type=float, default=1.0, help="with --distill: the teacher's inverse regularisation strength")
     p.add_argument("--freeze-embeddings", action="store_true",
                    help="keep the embeddings as initialised (Kim's CNN-static): training steps about 30%% faster")

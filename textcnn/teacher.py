@@ -43,7 +43,7 @@ class NgramTeacher:
         self.smoothing = smoothing
         self.vectorizer = HashingVectorizer(analyzer=partial(ngrams, max_n=max_n), n_features=2**hash_bits,
                                             alternate_sign=False, binary=True, norm=None, dtype=np.float32)
-        self.logreg = LogisticRegression(C=c, solver="liblinear", max_iter=1000)
+        self.logreg = LogisticRegression(C=c, solver="liblinear", max_iter=1000, random_state=0)
         self.columns: np.ndarray | None = None  # hashed column -> kept column, or -1
         self.ratios: np.ndarray | None = None  # NB log-count ratio of each kept column
 
