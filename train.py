@@ -148,9 +148,12 @@ def main(argv: list[str] | None = None) -> dict:
     if args.dry_run:  # rows are sorted by class: sample, don't slice
         raw = {s: d.shuffle(seed=args.seed).select(range(min(len(d), 200))) for s, d in raw.items()}
     tokenized = {split: tokenize_dataset(ds, args.num_proc) for split, ds in raw.items()}
-    train_tokens, train_labels = tokenized["train"]["tokens"], tokenized["train"]["label"]
+    # plain lists once: indexing a datasets column decodes the row again on every access
+    train_tokens = tokenized["train"].data.column("tokens").to_pylist()
+    train_labels = tokenized["train"]["label"]
     train_idx, val_idx = stratified_split(train_labels, args.val_fraction, args.seed)
-    vocab = Vocab.build((train_tokens[i] for i in train_idx), args.vocab_size, args.min_freq)
+    labelled_tokens = [train_tokens[i] for i in train_idx]  # what the model, teacher and word2vec learn from
+    vocab = Vocab.build(labelled_tokens, args.vocab_size, args.min_freq)
     all_train = encode(train_tokens, train_labels, vocab, args.max_tokens)
     train_data, val_data = all_train.subset(train_idx), all_train.subset(val_idx)
     test_data = encode(tokenized["test"]["tokens"], tokenized["test"]["label"], vocab, args.max_tokens)
@@ -161,7 +164,7 @@ def main(argv: list[str] | None = None) -> dict:
     labelled_train, teacher_report = train_data, None
     if args.distill:
         teacher_started = time.perf_counter()
-        teacher = NgramTeacher(c=args.teacher_c).fit([train_tokens[i] for i in train_idx], train_data.labels)
+        teacher = NgramTeacher(c=args.teacher_c).fit(labelled_tokens, train_data.labels)
         val_probs = teacher.predict_proba([train_tokens[i] for i in val_idx])
         teacher_val = float((val_probs.argmax(axis=1) == val_data.labels).mean())
         chosen = unlabelled_tokens if args.distill_reviews is None else unlabelled_tokens[: args.distill_reviews]
@@ -181,7 +184,7 @@ def main(argv: list[str] | None = None) -> dict:
     else:
         glove = None if args.glove == "word2vec" else load_glove(args.glove)
         if in_domain:  # unlabelled reviews plus the training reviews: no validation or test text
-            documents = [train_tokens[i] for i in train_idx] + unlabelled_tokens
+            documents = labelled_tokens + unlabelled_tokens
             glove = train_word2vec(documents, dim=None if glove else args.embedding_dim or 100, init=glove,
                                    seed=args.seed, workers=max(1, args.num_proc))
         vectors, coverage = embedding_matrix(vocab, glove, seed=args.seed)

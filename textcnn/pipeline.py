@@ -80,8 +80,8 @@ class Explanation:
 
 # below this many texts a batch is tokenised in-process: starting worker processes costs more
 MIN_TEXTS_PER_WORKER = 256
-# padded tokens per forward pass: 128 reviews of 1,000 tokens would hold 1,500 filters' activations
-# for 128,000 windows (0.8 GB in fp32); long reviews go in smaller batches instead
+# padded tokens per forward pass: 128 reviews of 1,000 tokens would hold every filter's activation
+# for 128,000 windows (0.8 GB in fp32 with 1,500 filters); long reviews go in smaller batches instead
 MAX_BATCH_TOKENS = 32_768
 
 
