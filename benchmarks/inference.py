@@ -3,7 +3,10 @@
     python benchmarks/inference.py            # the bundled model, all 25,000 test reviews
     python benchmarks/inference.py --quick    # a small slice in seconds (what CI runs)
 
-Batch: ``SentimentPipeline.predict`` over the test reviews, timed from raw text to predictions.
+Batch: ``SentimentPipeline.predict`` over the test reviews, timed from raw text to predictions,
+with the lookup tables of ``textcnn.lookup`` as ``python -m textcnn predict`` does (``--no-lookup``:
+the convolutions; ``--no-lookup --bf16``: the convolutions under bf16 autocast); the run also reports
+how well the batch predictions agree with the float32 convolutions.
 The tokenizer memoises the chunks it has seen, so it is replaced by a fresh one (and the tokenising
 worker processes are restarted, inside the timing) before every repeat: every review is new to it,
 as in a real batch job. The median of --repeats runs counts.
@@ -41,10 +44,14 @@ def parse_args(argv: list[str] | None):
     p.add_argument("--batch-size", type=int, default=None, help="the pipeline's batch size (default: its own)")
     p.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1),
                    help="tokenising processes, as `predict --workers` (default: %(default)s)")
+    p.add_argument("--no-lookup", action="store_true",
+                   help="batch prediction with the convolutions instead of the lookup tables (as `predict --no-lookup`)")
     p.add_argument("--bf16", action="store_true",
-                   help="batch prediction under bf16 autocast (as `predict --bf16`); also reports agreement with fp32")
+                   help="with --no-lookup: the convolutions under bf16 autocast (as `predict --no-lookup --bf16`)")
     p.add_argument("--baseline-c", type=float, default=common.BASELINE_C, help="the baseline's inverse regularisation")
     args = p.parse_args(argv)
+    if args.bf16 and not args.no_lookup:
+        p.error("--bf16 applies to the convolutions: add --no-lookup")
     args.repeats = args.repeats or (1 if args.quick else 3)
     args.latency_reviews = args.latency_reviews or (30 if args.quick else 500)
     return args
@@ -110,11 +117,12 @@ def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     common.set_threads(args.threads)
     info = common.machine()
-    pipeline, load_seconds = common.load_pipeline(args.model)
+    pipeline, load_seconds = common.load_pipeline(args.model, lookup=not args.no_lookup)
     if args.batch_size:
         pipeline.batch_size = args.batch_size
     pipeline.bf16 = args.bf16
     pipeline.workers = args.workers
+    method = "lookup tables" if pipeline.lookup else "convolutions, bf16 autocast" if args.bf16 else "convolutions"
     with common.dataset_source(args.dataset, args.quick) as source:
         data = common.load_texts(source, ("train", "test"), common.QUICK_SIZES if args.quick else None, args.seed)
     (train_texts, train_labels), (test_texts, _) = data["train"], data["test"]
@@ -122,13 +130,14 @@ def main(argv: list[str] | None = None) -> dict:
     sample = rng.sample(test_texts, min(args.latency_reviews, len(test_texts)))
     warmup = rng.sample(train_texts, min(args.warmup, len(train_texts)))
 
-    model = {"model": args.model, "load_seconds": round(load_seconds, 2), "bf16": args.bf16,
+    model = {"model": args.model, "load_seconds": round(load_seconds, 2), "method": method, "bf16": args.bf16,
+             "lookup_table_mb": round(pipeline.lookup.nbytes / 1e6, 1) if pipeline.lookup else None,
              **bench_model(pipeline, test_texts, warmup, sample, args.repeats)}
-    if args.bf16:  # what the speed costs: how often the label differs from fp32, and by how much
+    if pipeline.lookup or args.bf16:  # how often the label differs from the fp32 convolutions', and by how much
         fast = pipeline.predict(test_texts)
-        pipeline.bf16 = False
+        pipeline.lookup, pipeline.bf16 = None, False
         exact = pipeline.predict(test_texts)
-        model["bf16_vs_fp32"] = {
+        model["vs_fp32_convolutions"] = {
             "label_agreement": sum(a.label == b.label for a, b in zip(fast, exact)) / len(exact),
             "max_abs_prob_diff": max(abs(a.probabilities["pos"] - b.probabilities["pos"]) for a, b in zip(fast, exact)),
         }
@@ -153,8 +162,14 @@ def main(argv: list[str] | None = None) -> dict:
     print(common.markdown_table(
         ["model", "batch reviews/s", "explain median ms", "p90 ms", "p99 ms", "max ms"], rows))
     b = model["batch"]
-    print(f"\nTextCNN batch: tokenising alone (one process) takes {b['tokenize_seconds']:.2f} s; the batch took "
+    print(f"\nTextCNN batch ({method}): tokenising alone (one process) takes {b['tokenize_seconds']:.2f} s; the batch took "
           f"{statistics.median(b['seconds']):.2f} s (batch size {b['batch_size']}, {b['workers']} tokenising process(es)).")
+    if model["lookup_table_mb"]:
+        print(f"The lookup table holds {model['lookup_table_mb']:,.0f} MB.")
+    if "vs_fp32_convolutions" in model:
+        agreement = model["vs_fp32_convolutions"]
+        print(f"Against the float32 convolutions: the same label for {100 * agreement['label_agreement']:.3f}% of the "
+              f"reviews; P(pos) differs by at most {agreement['max_abs_prob_diff']:.2g}.")
     print(f"Targets: >= {common.TARGETS['batch_reviews_per_second']:,.0f} reviews/s: "
           f"{'met' if met['batch_reviews_per_second'] else 'NOT met'}; explain median <= "
           f"{common.TARGETS['explain_median_ms']:g} ms: {'met' if met['explain_median_ms'] else 'NOT met'}.")

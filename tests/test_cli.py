@@ -111,6 +111,24 @@ def test_stdin_gives_the_same_records_as_a_file(tiny_model_dir, hostile_file):
     assert from_stdin.stderr == from_file.stderr
 
 
+def test_convolutions_give_the_lookups_records(tiny_model_dir, hostile_file):
+    lookup = run_cli("--model", str(tiny_model_dir), str(hostile_file))
+    convolutions = run_cli("--model", str(tiny_model_dir), "--no-lookup", str(hostile_file))
+    assert lookup.returncode == convolutions.returncode == 1
+    for a, b in zip(check_records(lookup.stdout.decode()), check_records(convolutions.stdout.decode())):
+        assert a.keys() == b.keys()
+        if "probabilities" in a:
+            assert a["label"] == b["label"]
+            assert math.isclose(a["probabilities"]["pos"], b["probabilities"]["pos"], abs_tol=1e-6)
+
+
+def test_bf16_needs_the_convolutions(capsys):
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["predict", "--bf16"])
+    assert exited.value.code == 2
+    assert "--bf16 applies to the convolutions: add --no-lookup" in capsys.readouterr().err
+
+
 def test_reader_going_away_is_not_a_crash(tiny_model_dir, tmp_path):
     """``predict ... | head -1``: the CLI stops quietly when nobody reads its output any more."""
     reviews = tmp_path / "many.txt"

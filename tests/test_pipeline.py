@@ -104,3 +104,20 @@ def test_length_batches_reference_case():
     # sorted: 1, 2, 3, 10, 10; at most 3 per batch and 20 padded tokens (lengths below 4 count as 4)
     batches = length_batches(np.array([10, 1, 3, 2, 10]), batch_size=3, max_tokens=20, min_length=4)
     assert [b.tolist() for b in batches] == [[1, 3, 2], [0, 4]]
+
+
+def test_lookup_batch_predictions_equal_the_convolutions(tiny_model_dir):
+    from tests.conftest import make_reviews
+
+    texts, _ = make_reviews(300, seed=5)
+    convolutions = SentimentPipeline.from_pretrained(tiny_model_dir).predict(texts)
+    lookup = SentimentPipeline.from_pretrained(tiny_model_dir, lookup=True)
+    assert lookup.lookup is not None
+    for a, b in zip(convolutions, lookup.predict(texts)):
+        assert (a.label, a.num_tokens, a.truncated) == (b.label, b.num_tokens, b.truncated)
+        assert a.probabilities["pos"] == pytest.approx(b.probabilities["pos"], abs=1e-6)
+
+
+def test_lookup_and_bf16_are_exclusive(tiny_model_dir):
+    with pytest.raises(ValueError, match="bf16"):
+        SentimentPipeline.from_pretrained(tiny_model_dir, lookup=True, bf16=True)

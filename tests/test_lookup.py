@@ -1,0 +1,65 @@
+import pytest
+import torch
+
+from textcnn.lookup import LookupTextCNN
+from textcnn.model import TextCNN, TextCNNConfig
+from textcnn.vocab import PAD_ID
+
+
+def small_model(widths=(3, 4, 5), filters=6, vocab=50, dim=8, seed=0, pad_row_zero=True) -> TextCNN:
+    torch.manual_seed(seed)
+    model = TextCNN(TextCNNConfig(vocab_size=vocab, embedding_dim=dim, filter_widths=widths, num_filters=filters)).eval()
+    if not pad_row_zero:  # loaded weights need not keep <pad> at zero; the lookup must not assume it
+        model.embedding.weight.data[PAD_ID] = torch.randn(dim)
+    return model
+
+
+def padded(texts: list[list[int]], length: int | None = None) -> torch.Tensor:
+    ids = torch.full((len(texts), length or max(map(len, texts))), PAD_ID)
+    for row, tokens in enumerate(texts):
+        ids[row, : len(tokens)] = torch.tensor(tokens)
+    return ids
+
+
+def test_hand_checked_reference():
+    # vocabulary <pad>, <unk>, "a", "b" with 1-d embeddings 0, 0, 1, 2; one filter of width 2,
+    # weights (offset 0: 3, offset 1: -1), bias 0.5; head: neg = 0, pos = 2 * feature + 1
+    model = TextCNN(TextCNNConfig(vocab_size=4, embedding_dim=1, filter_widths=(2,), num_filters=1)).eval()
+    with torch.no_grad():
+        model.embedding.weight.copy_(torch.tensor([[0.0], [0.0], [1.0], [2.0]]))
+        model.convs[0].weight.copy_(torch.tensor([[[3.0, -1.0]]]))
+        model.convs[0].bias.fill_(0.5)
+        model.head.weight.copy_(torch.tensor([[0.0], [2.0]]))
+        model.head.bias.copy_(torch.tensor([0.0, 1.0]))
+    lookup = LookupTextCNN(model)
+    # "a b a": windows "a b" = 3*1 - 2 + 0.5 = 1.5 and "b a" = 3*2 - 1 + 0.5 = 5.5; max 5.5 -> pos 12
+    # "b b": the one window = 3*2 - 2 + 0.5 = 4.5 -> pos 10 (the padding after it never counts)
+    logits = lookup(padded([[2, 3, 2], [3, 3]]))
+    torch.testing.assert_close(logits, torch.tensor([[0.0, 12.0], [0.0, 10.0]]))
+    # the table: row v * 2 + offset holds weight[offset] * e(v)
+    assert lookup.table.flatten().tolist() == [0.0, 0.0, 0.0, 0.0, 3.0, -1.0, 6.0, -2.0]
+
+
+@pytest.mark.parametrize("widths", [(3, 4, 5), (1,), (2, 7), (5, 3)])
+@pytest.mark.parametrize("pad_row_zero", [True, False])
+@pytest.mark.parametrize("lengths", [[1], [2, 9], [30, 4, 17, 1], [12, 12]])
+def test_equals_the_convolutions(widths, pad_row_zero, lengths):
+    model = small_model(widths, pad_row_zero=pad_row_zero)
+    generator = torch.Generator().manual_seed(sum(lengths))
+    texts = [torch.randint(1, 50, (n,), generator=generator).tolist() for n in lengths]
+    ids = padded(texts)
+    torch.testing.assert_close(LookupTextCNN(model)(ids), model(ids), rtol=1e-5, atol=1e-5)
+
+
+def test_padding_never_changes_the_answer():
+    model = small_model()
+    lookup = LookupTextCNN(model)
+    texts = [[5, 6, 7, 8, 9, 10, 11], [12, 13], [14, 15, 16, 17]]
+    alone = torch.cat([lookup(padded([t])) for t in texts])
+    torch.testing.assert_close(lookup(padded(texts, length=12)), alone)
+
+
+def test_table_size():
+    lookup = LookupTextCNN(small_model((3, 4, 5), filters=6, vocab=50))
+    assert lookup.table.shape == (50 * 12, 6)
+    assert lookup.nbytes == 50 * 12 * 6 * 4
