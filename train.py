@@ -24,6 +24,7 @@ import torch
 
 from textcnn.data import (
     IMDB_HUB_ID,
+    EncodedSplit,
     encode,
     batch_indices,
     concatenate,
@@ -40,6 +41,7 @@ from textcnn.ngrams import top_filter_ngrams
 from textcnn.plots import training_curves_png
 from textcnn.checkpoint import load_checkpoint, save_checkpoint
 from textcnn.precision import native_bf16
+from textcnn.prepared import Prepared, SettingsMismatch, is_prepared, load_prepared, save_prepared
 from textcnn.teacher import NgramTeacher
 from textcnn.training import EpochResult, evaluate, fit
 from textcnn.vocab import Vocab
@@ -47,7 +49,11 @@ from textcnn.word2vec import train_word2vec
 
 log = logging.getLogger("train")
 # arguments that may differ between a run and its --resume without changing the result
-RUNTIME_ONLY_ARGS = {"resume", "no_progress", "device", "threads", "num_proc", "checkpoint_dir", "push_to_hub", "private", "revision"}
+RUNTIME_ONLY_ARGS = {"resume", "no_progress", "device", "threads", "num_proc", "checkpoint_dir", "push_to_hub", "private",
+                     "revision", "prepared"}
+# the arguments that decide what is prepared before the CNN trains (data, vocabulary, teacher, vectors)
+DATA_ARGS = {"dataset", "val_fraction", "max_tokens", "vocab_size", "min_freq", "glove", "adapt_embeddings",
+             "embedding_dim", "distill", "distill_reviews", "teacher_c", "seed", "dry_run"}
 
 
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
@@ -61,6 +67,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--val-fraction", type=float, default=0.1, help="share of train held out (stratified) to pick the best epoch")
     p.add_argument("--max-tokens", type=int, default=1000, help="reviews are truncated to this many tokens (train and serve)")
     p.add_argument("--num-proc", type=int, default=2, help="processes for tokenising (cached by datasets afterwards)")
+    p.add_argument("--prepared", metavar="DIR", default=None,
+                   help="keep what is prepared before the CNN trains (encoded splits, vocabulary, the teacher's soft "
+                        "labels, word vectors) in DIR: the first run writes it, later runs with the same data settings "
+                        "read it and skip about 2.5 minutes (and need neither spaCy, gensim, scikit-learn nor the dataset)")
     # vocabulary and embeddings
     p.add_argument("--vocab-size", type=int, default=30_000, help="vocabulary size cap, <pad> and <unk> included")
     p.add_argument("--min-freq", type=int, default=2, help="a token must occur this often in train to enter the vocabulary")
@@ -117,6 +127,56 @@ def pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def prepare(args: argparse.Namespace) -> Prepared:
+    """Load and tokenise IMDb, carve validation from train, build the vocabulary, give the
+    unlabelled reviews the teacher's soft labels and make the initial word vectors."""
+    in_domain = args.glove == "word2vec" or args.adapt_embeddings
+    unlabelled_needed = in_domain or args.distill
+    raw = load_imdb(args.dataset, splits=("train", "test", "unsupervised") if unlabelled_needed else ("train", "test"))
+    if args.dry_run:  # rows are sorted by class: sample, don't slice
+        raw = {s: d.shuffle(seed=args.seed).select(range(min(len(d), 200))) for s, d in raw.items()}
+    tokenized = {split: tokenize_dataset(ds, args.num_proc) for split, ds in raw.items()}
+    # plain lists once: indexing a datasets column decodes the row again on every access
+    train_tokens = tokenized["train"].data.column("tokens").to_pylist()
+    train_labels = tokenized["train"]["label"]
+    train_idx, val_idx = stratified_split(train_labels, args.val_fraction, args.seed)
+    labelled_tokens = [train_tokens[i] for i in train_idx]  # what the model, teacher and word2vec learn from
+    vocab = Vocab.build(labelled_tokens, args.vocab_size, args.min_freq)
+    all_train = encode(train_tokens, train_labels, vocab, args.max_tokens)
+    labelled, validation = all_train.subset(train_idx), all_train.subset(val_idx)
+    test = encode(tokenized["test"]["tokens"], tokenized["test"]["label"], vocab, args.max_tokens)
+    unlabelled_tokens = tokenized["unsupervised"].data.column("tokens").to_pylist() if unlabelled_needed else []
+
+    # distillation: the teacher's soft labels on unlabelled reviews join the training set
+    unlabelled, teacher_report = EncodedSplit([], np.zeros(0, dtype=np.int64)), None
+    if args.distill:
+        teacher_started = time.perf_counter()
+        teacher = NgramTeacher(c=args.teacher_c).fit(labelled_tokens, labelled.labels)
+        val_probs = teacher.predict_proba([train_tokens[i] for i in val_idx])
+        teacher_val = float((val_probs.argmax(axis=1) == validation.labels).mean())
+        chosen = unlabelled_tokens if args.distill_reviews is None else unlabelled_tokens[: args.distill_reviews]
+        unlabelled = encode(chosen, None, vocab, args.max_tokens, targets=teacher.predict_proba(chosen))
+        teacher_report = {"kind": "NB-weighted logistic regression, binary word 1-3 grams", "C": args.teacher_c,
+                          "val_accuracy": teacher_val, "unlabelled_reviews": len(unlabelled),
+                          "seconds": round(time.perf_counter() - teacher_started, 2)}
+        log.info("teacher: val acc %.4f; soft labels for %d unlabelled reviews (%.0fs)", teacher_val, len(unlabelled),
+                 teacher_report["seconds"])
+
+    # initial embeddings: GloVe, adapted to the reviews by word2vec, or learned here
+    if args.glove == "none":
+        vectors, coverage, dim = None, 0, args.embedding_dim or 50
+    else:
+        glove = None if args.glove == "word2vec" else load_glove(args.glove)
+        if in_domain:  # unlabelled reviews plus the training reviews: no validation or test text
+            documents = labelled_tokens + unlabelled_tokens
+            glove = train_word2vec(documents, dim=None if glove else args.embedding_dim or 100, init=glove,
+                                   seed=args.seed, workers=max(1, args.num_proc))
+        vectors, coverage = embedding_matrix(vocab, glove, seed=args.seed)
+        dim = glove.dim
+        log.info("vectors %s: %d of %d vocabulary words have one (%.1f%%)", args.glove, coverage, len(vocab), 100 * coverage / len(vocab))
+    return Prepared(labelled, unlabelled, validation, test, vocab, vectors, coverage, dim, teacher_report)
+
+
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
@@ -137,62 +197,33 @@ def main(argv: list[str] | None = None) -> dict:
     mixed = native_bf16(device) and not args.no_mixed_precision
     log.info("device %s%s", device, " (bf16 mixed precision)" if mixed else "")
 
-    # --- data: load, tokenise (cached), carve validation from train ------------------------
+    # --- data, teacher and vectors: prepared here, or read from --prepared --------------------
     pretrained = args.glove not in ("word2vec", "none")
     if args.adapt_embeddings and not pretrained:
         sys.exit("error: --adapt-embeddings continues pretrained vectors: use it with GloVe")
     args.adapt_embeddings = pretrained if args.adapt_embeddings is None else args.adapt_embeddings
-    in_domain = args.glove == "word2vec" or args.adapt_embeddings
-    unlabelled_needed = in_domain or args.distill
-    raw = load_imdb(args.dataset, splits=("train", "test", "unsupervised") if unlabelled_needed else ("train", "test"))
-    if args.dry_run:  # rows are sorted by class: sample, don't slice
-        raw = {s: d.shuffle(seed=args.seed).select(range(min(len(d), 200))) for s, d in raw.items()}
-    tokenized = {split: tokenize_dataset(ds, args.num_proc) for split, ds in raw.items()}
-    # plain lists once: indexing a datasets column decodes the row again on every access
-    train_tokens = tokenized["train"].data.column("tokens").to_pylist()
-    train_labels = tokenized["train"]["label"]
-    train_idx, val_idx = stratified_split(train_labels, args.val_fraction, args.seed)
-    labelled_tokens = [train_tokens[i] for i in train_idx]  # what the model, teacher and word2vec learn from
-    vocab = Vocab.build(labelled_tokens, args.vocab_size, args.min_freq)
-    all_train = encode(train_tokens, train_labels, vocab, args.max_tokens)
-    train_data, val_data = all_train.subset(train_idx), all_train.subset(val_idx)
-    test_data = encode(tokenized["test"]["tokens"], tokenized["test"]["label"], vocab, args.max_tokens)
-    log.info("train %d, validation %d, test %d reviews; vocabulary %d tokens", len(train_data), len(val_data), len(test_data), len(vocab))
-    unlabelled_tokens = tokenized["unsupervised"].data.column("tokens").to_pylist() if unlabelled_needed else []
-
-    # --- distillation: the teacher's soft labels on unlabelled reviews join the training set ---
-    labelled_train, teacher_report = train_data, None
-    if args.distill:
-        teacher_started = time.perf_counter()
-        teacher = NgramTeacher(c=args.teacher_c).fit(labelled_tokens, train_data.labels)
-        val_probs = teacher.predict_proba([train_tokens[i] for i in val_idx])
-        teacher_val = float((val_probs.argmax(axis=1) == val_data.labels).mean())
-        chosen = unlabelled_tokens if args.distill_reviews is None else unlabelled_tokens[: args.distill_reviews]
-        distilled = encode(chosen, None, vocab, args.max_tokens, targets=teacher.predict_proba(chosen))
-        train_data = concatenate(train_data, distilled)
-        teacher_report = {"kind": "NB-weighted logistic regression, binary word 1-3 grams", "C": args.teacher_c,
-                          "val_accuracy": teacher_val, "unlabelled_reviews": len(distilled),
-                          "seconds": round(time.perf_counter() - teacher_started, 2)}
-        del teacher
-        log.info("teacher: val acc %.4f; soft labels for %d unlabelled reviews (%.0fs)", teacher_val, len(distilled),
-                 teacher_report["seconds"])
-    prepared = time.perf_counter()
-
-    # --- model: GloVe-initialised embeddings ----------------------------------------------
-    if args.glove == "none":
-        vectors, coverage, dim = None, 0, args.embedding_dim or 50
+    settings = {k: v for k, v in vars(args).items() if k in DATA_ARGS}
+    if args.prepared and is_prepared(args.prepared):
+        try:
+            data = load_prepared(args.prepared, settings)
+        except SettingsMismatch as error:
+            sys.exit(f"error: {error}; name another --prepared folder, or delete this one")
+        log.info("prepared data read from %s", args.prepared)
     else:
-        glove = None if args.glove == "word2vec" else load_glove(args.glove)
-        if in_domain:  # unlabelled reviews plus the training reviews: no validation or test text
-            documents = labelled_tokens + unlabelled_tokens
-            glove = train_word2vec(documents, dim=None if glove else args.embedding_dim or 100, init=glove,
-                                   seed=args.seed, workers=max(1, args.num_proc))
-        vectors, coverage = embedding_matrix(vocab, glove, seed=args.seed)
-        dim = glove.dim
-        log.info("vectors %s: %d of %d vocabulary words have one (%.1f%%)", args.glove, coverage, len(vocab), 100 * coverage / len(vocab))
+        data = prepare(args)
+        if args.prepared:
+            save_prepared(args.prepared, data, settings)
+            log.info("prepared data saved to %s", args.prepared)
+    vocab, labelled_train, val_data, test_data = data.vocab, data.labelled, data.validation, data.test
+    train_data = concatenate(labelled_train, data.unlabelled) if len(data.unlabelled) else labelled_train
+    log.info("train %d (+%d soft-labelled), validation %d, test %d reviews; vocabulary %d tokens",
+             len(labelled_train), len(data.unlabelled), len(val_data), len(test_data), len(vocab))
+    prepared_at = time.perf_counter()
+
+    # --- model: pretrained or in-domain embeddings ----------------------------------------
     config = TextCNNConfig(
         vocab_size=len(vocab),
-        embedding_dim=dim,
+        embedding_dim=data.dim,
         filter_widths=tuple(args.filter_widths),
         num_filters=args.num_filters,
         dropout=args.dropout,
@@ -200,8 +231,8 @@ def main(argv: list[str] | None = None) -> dict:
         max_tokens=args.max_tokens,
     )
     model = TextCNN(config)
-    if vectors is not None:
-        model.embedding.weight.data.copy_(torch.from_numpy(vectors))
+    if data.vectors is not None:
+        model.embedding.weight.data.copy_(torch.from_numpy(data.vectors))
     model.vocab_tokens = vocab.itos
     model.embedding.weight.requires_grad_(not args.freeze_embeddings)
     model.to(device)
@@ -223,15 +254,19 @@ def main(argv: list[str] | None = None) -> dict:
         else None
     )
     min_width = max(config.filter_widths)
+    # cuDNN picks (and with benchmark on, times) its kernels per input shape: lengths rounded up to a
+    # multiple of 64 leave a few dozen shapes instead of hundreds; the padding is masked, so results hold
+    length_multiple = 64 if device.type == "cuda" else 1
+    torch.backends.cudnn.benchmark = device.type == "cuda"
     rng = np.random.default_rng(args.seed)
 
     def train_batches(epoch: int):
         batches = batch_indices(train_data.lengths, args.batch_size, rng, bucket=not args.no_bucket)[:steps_per_epoch]
-        return iterate_batches(train_data, batches, min_width), len(batches)
+        return iterate_batches(train_data, batches, min_width, length_multiple), len(batches)
 
     def eval_batches(split):
         batches = batch_indices(split.lengths, 256, None, bucket=not args.no_bucket)
-        return iterate_batches(split, batches, min_width), len(batches)
+        return iterate_batches(split, batches, min_width, length_multiple), len(batches)
 
     checkpoint_dir = Path(args.checkpoint_dir or f"{str(args.output_dir).rstrip('/')}.checkpoint")
     run_args = {k: v for k, v in vars(args).items() if k not in RUNTIME_ONLY_ARGS}
@@ -293,16 +328,16 @@ def main(argv: list[str] | None = None) -> dict:
         "history": [r.as_dict() for r in history],
         "seconds_per_epoch": [round(r.seconds, 2) for r in history],
         "seconds": {
-            "prepare_data": round(prepared - started, 2),
-            "train": round(trained - prepared, 2),
+            "prepare_data": round(prepared_at - started, 2),
+            "train": round(trained - prepared_at, 2),
             "total": round(time.perf_counter() - started, 2),
         },
         "examples": {"train": len(labelled_train), "unlabelled": len(train_data) - len(labelled_train),
                      "validation": len(val_data), "test": len(test_data)},
-        "teacher": teacher_report,
+        "teacher": data.teacher,
         "vocab_size": len(vocab),
         "glove": args.glove,
-        "glove_coverage": coverage,
+        "glove_coverage": data.coverage,
         "parameters": model.num_parameters(),
         "device": torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)",
         "torch": torch.__version__,

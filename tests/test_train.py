@@ -87,3 +87,29 @@ def test_freeze_embeddings_keeps_the_pretrained_vectors(tiny_imdb, tiny_glove, t
     model = TextCNN.from_pretrained(str(out))
     great = model.vocab_tokens.index("great")
     assert model.embedding.weight[great].tolist() == [1.0, 0.0, 0.0, 0.0]
+
+
+def test_prepared_folder_is_written_then_read_with_the_same_result(tiny_imdb, tiny_glove, tmp_path, monkeypatch):
+    prepared = tmp_path / "prepared"
+    flags = ["--dataset", str(tiny_imdb), "--dry-run", "--no-progress", "--glove", str(tiny_glove), "--num-proc", "1",
+             "--prepared", str(prepared)]
+    first = train.main([*flags, "--output-dir", str(tmp_path / "first")])
+    assert (prepared / "prepared.json").is_file()
+
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("the prepared folder should have been read")
+
+    monkeypatch.setattr(train, "load_imdb", must_not_run)  # nor tokenising, the teacher or word2vec after it
+    second = train.main([*flags, "--output-dir", str(tmp_path / "second")])
+    for key in ("val_accuracy", "test_accuracy", "test_loss", "examples", "teacher", "vocab_size", "glove_coverage"):
+        assert second[key] == first[key], key
+    assert (tmp_path / "first" / "model.safetensors").read_bytes() == (tmp_path / "second" / "model.safetensors").read_bytes()
+
+
+def test_prepared_folder_refuses_other_data_settings(tiny_imdb, tmp_path, capsys):
+    flags = ["--dataset", str(tiny_imdb), "--dry-run", "--no-progress", "--glove", "none", "--no-distill",
+             "--num-proc", "1", "--prepared", str(tmp_path / "prepared"), "--output-dir", str(tmp_path / "model")]
+    train.main(flags)
+    with pytest.raises(SystemExit, match="other data settings.*max_tokens"):
+        train.main([*flags, "--max-tokens", "20"])
+    train.main([*flags, "--num-filters", "5"])  # CNN settings may change: that is what the folder is for

@@ -9,11 +9,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from textcnn.tokenizer import Tokenizer
 from textcnn.vocab import PAD_ID, Vocab
 
 IMDB_HUB_ID = "stanfordnlp/imdb"
-_tokenizer: Tokenizer | None = None
+_tokenizer = None  # a Tokenizer per process, made on first use (spaCy is imported only then)
 
 
 def load_imdb(source: str | Path = IMDB_HUB_ID, splits: Sequence[str] = ("train", "test"), cache_dir=None):
@@ -38,7 +37,9 @@ def load_imdb(source: str | Path = IMDB_HUB_ID, splits: Sequence[str] = ("train"
 
 def _tokenize_batch(batch: dict) -> dict:
     global _tokenizer
-    if _tokenizer is None:  # one per worker process, created on first use
+    if _tokenizer is None:
+        from textcnn.tokenizer import Tokenizer
+
         _tokenizer = Tokenizer()
     return {"tokens": _tokenizer.batch(batch["text"])}
 
@@ -114,9 +115,10 @@ def encode(token_lists: Sequence[Sequence[str]], labels: Sequence[int] | None, v
     return EncodedSplit(ids, np.asarray(labels, dtype=np.int64), targets)
 
 
-def pad_batch(sequences: Sequence[np.ndarray], min_length: int = 1) -> torch.Tensor:
-    """Right-pad id arrays with ``<pad>`` into one (B, T) tensor."""
+def pad_batch(sequences: Sequence[np.ndarray], min_length: int = 1, multiple: int = 1) -> torch.Tensor:
+    """Right-pad id arrays with ``<pad>`` into one (B, T) tensor, T rounded up to ``multiple``."""
     length = max(min_length, max(len(s) for s in sequences))
+    length = -(-length // multiple) * multiple
     out = np.full((len(sequences), length), PAD_ID, dtype=np.int64)
     for row, seq in enumerate(sequences):
         out[row, : len(seq)] = seq
@@ -142,8 +144,10 @@ def batch_indices(lengths: np.ndarray, batch_size: int, rng: np.random.Generator
     return batches
 
 
-def iterate_batches(split: EncodedSplit, batches: list[np.ndarray], min_length: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """(ids, targets) per batch: class indices (B,), or class probabilities (B, C) when the split has soft targets."""
+def iterate_batches(split: EncodedSplit, batches: list[np.ndarray], min_length: int,
+                    multiple: int = 1) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """(ids, targets) per batch: class indices (B,), or class probabilities (B, C) when the split has soft targets.
+    ``multiple``: pad lengths up to a multiple of this (few distinct shapes, for GPU kernels chosen per shape)."""
     targets = split.labels if split.targets is None else split.targets
     for index in batches:
-        yield pad_batch([split.ids[i] for i in index], min_length), torch.from_numpy(targets[index])
+        yield pad_batch([split.ids[i] for i in index], min_length, multiple), torch.from_numpy(targets[index])

@@ -99,8 +99,10 @@ class TextCNN(
             # padded batch gives the same answer as each text alone (a text shorter than the
             # filter keeps its first window, which holds all of it)
             valid = (lengths - width + 1).clamp(min=1)  # (B,)
-            first_invalid = int(valid.min())  # every window before this one is valid in every row
-            if first_invalid < a.shape[-1]:  # only the tail can hold padding: mask just that part
+            if a.is_cuda:  # mask every window: finding the tail would make the CPU wait for the GPU
+                t = torch.arange(a.shape[-1], device=a.device)  # (T - width + 1,)
+                a = a.masked_fill(t >= valid[:, None, None], float("-inf"))  # (B, F_w, T - width + 1)
+            elif (first_invalid := int(valid.min())) < a.shape[-1]:  # only the tail can hold padding: mask just that
                 tail = a[..., first_invalid:]  # (B, F_w, T - width + 1 - first_invalid) a view
                 t = torch.arange(first_invalid, a.shape[-1], device=a.device)  # (tail length,)
                 tail.masked_fill_(t >= valid[:, None, None], float("-inf"))

@@ -13,6 +13,8 @@ from tqdm.auto import tqdm
 
 from textcnn.precision import autocast
 
+PROGRESS_EVERY = 50  # steps between updates of the progress bar's running loss and accuracy
+
 
 @dataclass
 class EpochResult:
@@ -34,6 +36,13 @@ class EpochResult:
         )
 
 
+def to_device(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """Copy to ``device``; to a GPU from pinned memory, so the copy overlaps the GPU's work."""
+    if device.type == "cuda":
+        return tensor.pin_memory().to(device, non_blocking=True)
+    return tensor.to(device)
+
+
 def train_epoch(
     model: nn.Module,
     batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
@@ -51,10 +60,13 @@ def train_epoch(
     Targets are class indices (B,) or class probabilities (B, C) (soft labels from a teacher);
     accuracy counts agreement with the most likely target class."""
     model.train()
-    loss_sum, correct, seen = 0.0, 0, 0
+    # running sums stay on the device: reading them every step would make a GPU wait for the CPU
+    loss_sum = torch.zeros((), device=device)
+    correct = torch.zeros((), dtype=torch.int64, device=device)
+    seen = 0
     bar = tqdm(batches, total=total, desc=desc, disable=not progress, leave=False)
-    for ids, labels in bar:
-        ids, labels = ids.to(device, non_blocking=True), labels.to(device, non_blocking=True)
+    for step, (ids, labels) in enumerate(bar, 1):
+        ids, labels = to_device(ids, device), to_device(labels, device)
         with autocast(device, mixed_precision):
             logits = model(ids)
         loss = F.cross_entropy(logits.float(), labels)
@@ -66,12 +78,13 @@ def train_epoch(
         if scheduler is not None:
             scheduler.step()
         n = labels.shape[0]
-        loss_sum += loss.item() * n
+        loss_sum += loss.detach() * n
         hard = labels.argmax(dim=1) if labels.is_floating_point() else labels
-        correct += (logits.argmax(dim=1) == hard).sum().item()
+        correct += (logits.argmax(dim=1) == hard).sum()
         seen += n
-        bar.set_postfix(loss=f"{loss_sum / seen:.4f}", acc=f"{correct / seen:.4f}")
-    return loss_sum / max(seen, 1), correct / max(seen, 1)
+        if progress and step % PROGRESS_EVERY == 0:
+            bar.set_postfix(loss=f"{loss_sum.item() / seen:.4f}", acc=f"{correct.item() / seen:.4f}")
+    return loss_sum.item() / max(seen, 1), correct.item() / max(seen, 1)
 
 
 @torch.no_grad()
@@ -88,7 +101,7 @@ def evaluate(
     model.eval()
     loss_sum, correct, seen = 0.0, 0, 0
     for ids, labels in tqdm(batches, total=total, desc=desc, disable=not progress, leave=False):
-        ids, labels = ids.to(device, non_blocking=True), labels.to(device, non_blocking=True)
+        ids, labels = to_device(ids, device), to_device(labels, device)
         with autocast(device, mixed_precision):
             logits = model(ids).float()
         loss_sum += F.cross_entropy(logits, labels, reduction="sum").item()
