@@ -113,14 +113,14 @@ def synthetic_imdb(root: Path, n_train: int = 400, n_test: int = 200) -> Path:
     return root
 
 
-def load_pipeline(model: str, lookup: bool = False):
+def load_pipeline(model: str, method: str = "conv"):
     """(SentimentPipeline, seconds to load, lookup tables included); exits with the loader's one-line message if it fails."""
     from textcnn.hub import ModelLoadError
     from textcnn.pipeline import SentimentPipeline
 
     started = time.perf_counter()
     try:
-        pipeline = SentimentPipeline.from_pretrained(model, lookup=lookup)
+        pipeline = SentimentPipeline.from_pretrained(model, method=method)
     except ModelLoadError as error:
         sys.exit(f"error: {error} (train one with train.py, or pass --model)")
     return pipeline, time.perf_counter() - started

@@ -4,9 +4,9 @@
     python benchmarks/inference.py --quick    # a small slice in seconds (what CI runs)
 
 Batch: ``SentimentPipeline.predict`` over the test reviews, timed from raw text to predictions,
-with the lookup tables of ``textcnn.lookup`` as ``python -m textcnn predict`` does (``--no-lookup``:
-the convolutions; ``--no-lookup --bf16``: the convolutions under bf16 autocast); the run also reports
-how well the batch predictions agree with the float32 convolutions.
+computed by ``--method`` (as ``python -m textcnn predict --method``; default: the float32 lookup
+tables of ``textcnn.lookup``, as the CLI). For any method but ``conv`` the run also reports how well
+its predictions agree with the float32 convolutions'.
 The tokenizer memoises the chunks it has seen, so it is replaced by a fresh one (and the tokenising
 worker processes are restarted, inside the timing) before every repeat: every review is new to it,
 as in a real batch job. The median of --repeats runs counts.
@@ -33,6 +33,7 @@ if __package__ in (None, ""):  # run as a file: make the repo importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks import common  # noqa: E402
+from textcnn.methods import METHODS  # noqa: E402
 
 
 def parse_args(argv: list[str] | None):
@@ -44,14 +45,10 @@ def parse_args(argv: list[str] | None):
     p.add_argument("--batch-size", type=int, default=None, help="the pipeline's batch size (default: its own)")
     p.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1),
                    help="tokenising processes, as `predict --workers` (default: %(default)s)")
-    p.add_argument("--no-lookup", action="store_true",
-                   help="batch prediction with the convolutions instead of the lookup tables (as `predict --no-lookup`)")
-    p.add_argument("--bf16", action="store_true",
-                   help="with --no-lookup: the convolutions under bf16 autocast (as `predict --no-lookup --bf16`)")
+    p.add_argument("--method", choices=list(METHODS), default="lookup",
+                   help="how batch predictions are computed, as `python -m textcnn predict --method` (default: %(default)s)")
     p.add_argument("--baseline-c", type=float, default=common.BASELINE_C, help="the baseline's inverse regularisation")
     args = p.parse_args(argv)
-    if args.bf16 and not args.no_lookup:
-        p.error("--bf16 applies to the convolutions: add --no-lookup")
     args.repeats = args.repeats or (1 if args.quick else 3)
     args.latency_reviews = args.latency_reviews or (30 if args.quick else 500)
     return args
@@ -117,12 +114,10 @@ def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     common.set_threads(args.threads)
     info = common.machine()
-    pipeline, load_seconds = common.load_pipeline(args.model, lookup=not args.no_lookup)
+    pipeline, load_seconds = common.load_pipeline(args.model, method=args.method)
     if args.batch_size:
         pipeline.batch_size = args.batch_size
-    pipeline.bf16 = args.bf16
     pipeline.workers = args.workers
-    method = "lookup tables" if pipeline.lookup else "convolutions, bf16 autocast" if args.bf16 else "convolutions"
     with common.dataset_source(args.dataset, args.quick) as source:
         data = common.load_texts(source, ("train", "test"), common.QUICK_SIZES if args.quick else None, args.seed)
     (train_texts, train_labels), (test_texts, _) = data["train"], data["test"]
@@ -130,12 +125,12 @@ def main(argv: list[str] | None = None) -> dict:
     sample = rng.sample(test_texts, min(args.latency_reviews, len(test_texts)))
     warmup = rng.sample(train_texts, min(args.warmup, len(train_texts)))
 
-    model = {"model": args.model, "load_seconds": round(load_seconds, 2), "method": method, "bf16": args.bf16,
+    model = {"model": args.model, "load_seconds": round(load_seconds, 2), "method": args.method,
              "lookup_table_mb": round(pipeline.lookup.nbytes / 1e6, 1) if pipeline.lookup else None,
              **bench_model(pipeline, test_texts, warmup, sample, args.repeats)}
-    if pipeline.lookup or args.bf16:  # how often the label differs from the fp32 convolutions', and by how much
+    if args.method != "conv":  # how often the label differs from the fp32 convolutions', and by how much
         fast = pipeline.predict(test_texts)
-        pipeline.lookup, pipeline.bf16 = None, False
+        pipeline.method = "conv"
         exact = pipeline.predict(test_texts)
         model["vs_fp32_convolutions"] = {
             "label_agreement": sum(a.label == b.label for a, b in zip(fast, exact)) / len(exact),
@@ -162,7 +157,7 @@ def main(argv: list[str] | None = None) -> dict:
     print(common.markdown_table(
         ["model", "batch reviews/s", "explain median ms", "p90 ms", "p99 ms", "max ms"], rows))
     b = model["batch"]
-    print(f"\nTextCNN batch ({method}): tokenising alone (one process) takes {b['tokenize_seconds']:.2f} s; the batch took "
+    print(f"\nTextCNN batch ({args.method}): tokenising alone (one process) takes {b['tokenize_seconds']:.2f} s; the batch took "
           f"{statistics.median(b['seconds']):.2f} s (batch size {b['batch_size']}, {b['workers']} tokenising process(es)).")
     if model["lookup_table_mb"]:
         print(f"The lookup table holds {model['lookup_table_mb']:,.0f} MB.")

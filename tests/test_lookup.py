@@ -63,3 +63,34 @@ def test_table_size():
     lookup = LookupTextCNN(small_model((3, 4, 5), filters=6, vocab=50))
     assert lookup.table.shape == (50 * 12, 6)
     assert lookup.nbytes == 50 * 12 * 6 * 4
+
+
+@pytest.mark.parametrize("widths", [(3, 4, 5), (2, 7)])
+def test_int8_table_stays_close(widths):
+    model = small_model(widths, filters=16)
+    generator = torch.Generator().manual_seed(1)
+    ids = padded([torch.randint(1, 50, (n,), generator=generator).tolist() for n in (3, 25, 60)])
+    exact, int8 = model(ids), LookupTextCNN(model, int8=True)(ids)
+    # each row keeps 8 bits over its own range: a window's sum moves by well under 1% of the logits' scale
+    assert (int8 - exact).abs().max() <= 0.01 * exact.abs().max() + 1e-3
+
+
+def test_int8_table_is_a_quarter_of_the_memory():
+    model = small_model((3, 4, 5), filters=300, vocab=50)
+    exact, int8 = LookupTextCNN(model), LookupTextCNN(model, int8=True)
+    assert int8.nbytes == 50 * 12 * (300 + 8)  # one byte per number, plus a float32 scale and offset per row
+    assert int8.nbytes < exact.nbytes / 3.8
+
+
+def test_int8_table_built_in_blocks_matches_one_pass(monkeypatch):
+    import textcnn.lookup
+
+    model = small_model((3, 4, 5), filters=6, vocab=50)
+    ids = padded([list(range(2, 50)), [7, 8, 9]])
+    monkeypatch.setattr(textcnn.lookup, "INT8_BUILD_WORDS", 50)
+    one_pass = LookupTextCNN(model, int8=True)
+    monkeypatch.setattr(textcnn.lookup, "INT8_BUILD_WORDS", 7)  # 7 blocks, the last one short
+    blocks = LookupTextCNN(model, int8=True)
+    assert blocks.table.shape == one_pass.table.shape
+    # the blocks' matrix products round differently in the last bit, which can move a code by one step
+    torch.testing.assert_close(blocks(ids), one_pass(ids), rtol=0, atol=1e-2)

@@ -59,7 +59,7 @@ def test_empty_text_is_a_clear_error(pipeline, text):
 
 def test_bf16_batch_predictions_stay_close_to_fp32(tiny_model_dir):
     fp32 = SentimentPipeline.from_pretrained(tiny_model_dir)
-    bf16 = SentimentPipeline.from_pretrained(tiny_model_dir, bf16=True)
+    bf16 = SentimentPipeline.from_pretrained(tiny_model_dir, method="conv-bf16")
     for a, b in zip(fp32.predict(TEXTS), bf16.predict(TEXTS)):
         assert a.probabilities["pos"] == pytest.approx(b.probabilities["pos"], abs=2e-2)
 
@@ -106,18 +106,22 @@ def test_length_batches_reference_case():
     assert [b.tolist() for b in batches] == [[1, 3, 2], [0, 4]]
 
 
-def test_lookup_batch_predictions_equal_the_convolutions(tiny_model_dir):
+@pytest.mark.parametrize("method,tolerance", [("lookup", 1e-6), ("lookup-int8", 2e-2)])
+def test_lookup_batch_predictions_match_the_convolutions(tiny_model_dir, method, tolerance):
     from tests.conftest import make_reviews
 
     texts, _ = make_reviews(300, seed=5)
     convolutions = SentimentPipeline.from_pretrained(tiny_model_dir).predict(texts)
-    lookup = SentimentPipeline.from_pretrained(tiny_model_dir, lookup=True)
-    assert lookup.lookup is not None
+    lookup = SentimentPipeline.from_pretrained(tiny_model_dir, method=method)
+    assert lookup.lookup is not None and lookup.lookup.int8 == (method == "lookup-int8")
     for a, b in zip(convolutions, lookup.predict(texts)):
-        assert (a.label, a.num_tokens, a.truncated) == (b.label, b.num_tokens, b.truncated)
-        assert a.probabilities["pos"] == pytest.approx(b.probabilities["pos"], abs=1e-6)
+        assert (a.num_tokens, a.truncated) == (b.num_tokens, b.truncated)
+        assert a.probabilities["pos"] == pytest.approx(b.probabilities["pos"], abs=tolerance)
 
 
-def test_lookup_and_bf16_are_exclusive(tiny_model_dir):
-    with pytest.raises(ValueError, match="bf16"):
-        SentimentPipeline.from_pretrained(tiny_model_dir, lookup=True, bf16=True)
+def test_method_can_change_and_must_be_known(tiny_model_dir):
+    pipeline = SentimentPipeline.from_pretrained(tiny_model_dir, method="lookup")
+    pipeline.method = "conv"
+    assert pipeline.lookup is None
+    with pytest.raises(ValueError, match="method must be one of conv, conv-bf16, lookup, lookup-int8"):
+        pipeline.method = "fast"

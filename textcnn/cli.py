@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, BinaryIO
 
 from textcnn.hub import ModelLoadError, PushError
+from textcnn.methods import METHODS
 
 if TYPE_CHECKING:  # the pipeline imports torch: only loaded when a command needs it
     from textcnn.pipeline import SentimentPipeline
@@ -74,7 +75,7 @@ def predict_lines(stream: BinaryIO, args: argparse.Namespace) -> int:
 
     try:
         pipeline = SentimentPipeline.from_pretrained(args.model, revision=args.revision, batch_size=args.batch_size,
-                                                     bf16=args.bf16, workers=args.workers, lookup=not args.no_lookup)
+                                                     method=args.method, workers=args.workers)
     except ModelLoadError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -147,13 +148,10 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--model", default=None, help="model folder or Hub repo id (default: the bundled model)")
     predict.add_argument("--revision", default=None, help="Hub revision (branch, tag or commit) to pin")
     predict.add_argument("--batch-size", type=positive_int, default=128, help="reviews per forward pass")
-    predict.add_argument("--no-lookup", action="store_true",
-                         help="compute the convolutions instead of adding up a precomputed table of every word's filter "
-                              "responses (the table: 432 MB for the bundled model, 3x the throughput, the same "
-                              "probabilities up to float32 rounding)")
-    predict.add_argument("--bf16", action="store_true",
-                         help="with --no-lookup: bfloat16 autocast where the CPU has native bf16 (AVX512-BF16/AMX) or on "
-                              "CUDA: twice the convolutions' throughput here, probabilities within 0.003 of fp32")
+    predict.add_argument("--method", choices=list(METHODS), default="lookup",
+                         help="how predictions are computed: "
+                              + "; ".join(f"{name}: {what}" for name, what in METHODS.items()).replace("%", "%%")
+                              + " (default: %(default)s)")
     predict.add_argument("--workers", type=positive_int, default=min(2, os.cpu_count() or 1),
                          help="processes that tokenise (for inputs of 512 lines or more) (default: %(default)s, "
                               "this machine's cores up to 2)")
@@ -178,8 +176,5 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if getattr(args, "bf16", False) and not args.no_lookup:
-        parser.error("--bf16 applies to the convolutions: add --no-lookup")
+    args = build_parser().parse_args(argv)
     return args.func(args)

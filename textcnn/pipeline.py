@@ -24,6 +24,7 @@ import torch
 
 from textcnn.data import pad_batch
 from textcnn.lookup import LOOKUP_BATCH_TOKENS, LookupTextCNN
+from textcnn.methods import METHODS
 from textcnn.model import TextCNN
 from textcnn.precision import autocast
 from textcnn.tokenizer import Tokenizer, clean
@@ -103,28 +104,20 @@ def length_batches(lengths: np.ndarray, batch_size: int, max_tokens: int, min_le
 
 
 class SentimentPipeline:
-    def __init__(self, model: TextCNN, batch_size: int = 128, bf16: bool = False, workers: int = 1,
-                 lookup: bool = False) -> None:
-        """``lookup``: batch predictions from a table of every word's filter responses
-        (:mod:`textcnn.lookup`; the same numbers as the convolutions up to float32 rounding, 3x faster
-        on IMDb here, and vocabulary x sum(widths) x filters floats of memory: 432 MB for the bundled
-        model). ``bf16``: instead, the convolutions under bfloat16 autocast where the CPU/GPU has native
-        bf16 (twice the convolutions' throughput here; probabilities move by up to 0.003). Explanations
-        always use the fp32 convolutions, so their terms add up exactly. ``workers``: processes that
-        tokenise large batches (tokenising is pure Python, so threads would not run it in parallel);
-        call :meth:`close` when done."""
+    def __init__(self, model: TextCNN, batch_size: int = 128, method: str = "conv", workers: int = 1) -> None:
+        """``method``: how :meth:`predict` computes (one of ``METHODS``; explanations always use
+        the float32 convolutions, so their terms add up exactly). ``workers``: processes that tokenise
+        large batches (tokenising is pure Python, so threads would not run it in parallel); call
+        :meth:`close` when done."""
         if model.vocab_tokens is None:
             raise ValueError("the model has no vocabulary attached")
         if len(model.config.labels) != 2:
             raise ValueError("the explanation assumes two classes")
-        if lookup and bf16:
-            raise ValueError("bf16 applies to the convolutions; lookup computes in float32 (and is faster)")
         self.model = model.eval()
         self.vocab = Vocab(model.vocab_tokens)
         self.tokenizer = Tokenizer()
         self.batch_size = batch_size
-        self.bf16 = bf16
-        self.lookup = LookupTextCNN(model) if lookup else None
+        self.method = method
         self.labels = model.config.labels
         self.max_tokens = model.config.max_tokens
         head = model.head
@@ -136,13 +129,23 @@ class SentimentPipeline:
         self.workers = workers
         self._pool: ProcessPoolExecutor | None = None
 
+    @property
+    def method(self) -> str:
+        return self._method
+
+    @method.setter
+    def method(self, method: str) -> None:
+        if method not in METHODS:
+            raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+        self._method = method
+        self.lookup = LookupTextCNN(self.model, int8=method == "lookup-int8") if method.startswith("lookup") else None
+
     @classmethod
     def from_pretrained(cls, source: str | Path | None = None, revision: str | None = None, *,
-                        batch_size: int = 128, bf16: bool = False, workers: int = 1, lookup: bool = False,
-                        **kwargs) -> SentimentPipeline:
+                        batch_size: int = 128, method: str = "conv", workers: int = 1, **kwargs) -> SentimentPipeline:
         """Load from a local folder or a Hub repo id (``revision`` pins a commit); default: the bundled model."""
         model = TextCNN.from_pretrained(str(source or BUNDLED_MODEL), revision=revision, **kwargs)
-        return cls(model, batch_size=batch_size, bf16=bf16, workers=workers, lookup=lookup)
+        return cls(model, batch_size=batch_size, method=method, workers=workers)
 
     def close(self) -> None:
         """Stop the tokenising processes, if any were started."""
@@ -197,7 +200,7 @@ class SentimentPipeline:
             if self.lookup is not None:
                 logits = self.lookup(ids)
             else:
-                with autocast(ids.device, self.bf16):
+                with autocast(ids.device, self.method == "conv-bf16"):
                     logits = self.model(ids)
             probs = torch.softmax(logits.float(), dim=1).tolist()
             for i, p in zip(chunk, probs):
