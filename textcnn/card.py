@@ -109,7 +109,7 @@ def _overview(config: dict, metrics: dict) -> str:
                 f"training reviews, then {tuned}")
     else:
         init = f"initialised from GloVe {glove} vectors, then {tuned}"
-    lines = [f"# TextCNN sentiment classifier for IMDb movie reviews\n"]
+    lines = ["# TextCNN sentiment classifier for IMDb movie reviews\n"]
     if metrics.get("dry_run"):
         lines.append(
             "> **Dry run.** This model was trained for a few batches on a small slice of the data to check "

@@ -12,8 +12,7 @@ Because every feature is the maximum of one filter over the text, each logit is 
 demo's explanation is built on.
 """
 
-import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
