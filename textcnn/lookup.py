@@ -25,7 +25,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from textcnn.model import TextCNN
+from textcnn.model import TextCNN, mask_padded_windows
 from textcnn.vocab import PAD_ID
 
 # padded tokens per lookup pass: the windows' sums of one pass stay in the CPU's cache for the max
@@ -86,14 +86,9 @@ class LookupTextCNN:
             # (B * windows, width): the table row of each token of each window, at its offset's slot
             bags = torch.stack([rows[:, k : k + windows] + (first_slot + k) for k in range(width)], dim=-1)
             sums = self._bag_sums(bags.view(-1, width))  # (B * windows, F)
-            sums = sums.view(B, windows, -1)  # (B, windows, F) pre-activations without the bias
-            # windows past a text's last full n-gram hold padding: masked as in TextCNN._pooled
-            valid = (lengths - width + 1).clamp(min=1)  # (B,)
-            first_invalid = int(valid.min())
-            if first_invalid < windows:
-                t = torch.arange(first_invalid, windows, device=ids.device)  # (tail,)
-                sums[:, first_invalid:].masked_fill_((t >= valid[:, None]).unsqueeze(-1), float("-inf"))
-            pooled.append(sums.amax(dim=1) + bias)  # (B, F) max over time; max(x) + b == max(x + b)
+            # (B, F, windows) pre-activations without the bias, as a view; padding masked as in the model
+            sums = mask_padded_windows(sums.view(B, windows, -1).transpose(1, 2), lengths, width)
+            pooled.append(sums.amax(dim=-1) + bias)  # (B, F) max over time; max(x) + b == max(x + b)
         features = F.relu(torch.cat(pooled, dim=1))  # (B, F_total)
         return F.linear(features, self.head_weight, self.head_bias)  # (B, C)
 

@@ -48,6 +48,25 @@ class TextCNNConfig:
         return len(self.filter_widths) * self.num_filters
 
 
+def mask_padded_windows(scores: torch.Tensor, lengths: torch.Tensor, width: int) -> torch.Tensor:
+    """``scores`` (B, F, windows) with -inf for the windows that start past each text's last full n-gram.
+
+    Those windows see only padding; masking them makes a padded batch give the same answer as each
+    text alone (a text shorter than the filter keeps its first window, which holds all of it). On
+    the CPU only the tail that can hold padding is masked, in place; on a GPU every window is, out
+    of place, since finding the tail would make the CPU wait for the GPU.
+    """
+    valid = (lengths - width + 1).clamp(min=1)  # (B,)
+    if scores.is_cuda:
+        t = torch.arange(scores.shape[-1], device=scores.device)  # (windows,)
+        return scores.masked_fill(t >= valid[:, None, None], float("-inf"))
+    first_invalid = int(valid.min())  # every window before this one is valid in every row
+    if first_invalid < scores.shape[-1]:
+        t = torch.arange(first_invalid, scores.shape[-1], device=scores.device)  # (tail,)
+        scores[..., first_invalid:].masked_fill_(t >= valid[:, None, None], float("-inf"))
+    return scores
+
+
 @dataclass
 class Features:
     """Per-filter max-over-time evidence for a batch (filters ordered width by width)."""
@@ -93,18 +112,7 @@ class TextCNN(
         x = x.transpose(1, 2)  # (B, E, T) channels first for conv1d
         values, where = [], []
         for width, conv in zip(self.config.filter_widths, self.convs):
-            a = conv(x)  # (B, F_w, T - width + 1) one pre-activation per window
-            # windows that start past the last full n-gram see only padding: mask them so a
-            # padded batch gives the same answer as each text alone (a text shorter than the
-            # filter keeps its first window, which holds all of it)
-            valid = (lengths - width + 1).clamp(min=1)  # (B,)
-            if a.is_cuda:  # mask every window: finding the tail would make the CPU wait for the GPU
-                t = torch.arange(a.shape[-1], device=a.device)  # (T - width + 1,)
-                a = a.masked_fill(t >= valid[:, None, None], float("-inf"))  # (B, F_w, T - width + 1)
-            elif (first_invalid := int(valid.min())) < a.shape[-1]:  # only the tail can hold padding: mask just that
-                tail = a[..., first_invalid:]  # (B, F_w, T - width + 1 - first_invalid) a view
-                t = torch.arange(first_invalid, a.shape[-1], device=a.device)  # (tail length,)
-                tail.masked_fill_(t >= valid[:, None, None], float("-inf"))
+            a = mask_padded_windows(conv(x), lengths, width)  # (B, F_w, T - width + 1) one pre-activation per window
             if positions or a.requires_grad:  # training: max's backward is cheaper than amax's
                 v, p = a.max(dim=-1)  # (B, F_w) max over time, and where it was
                 where.append(p)
