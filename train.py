@@ -1,9 +1,9 @@
 """Train a Kim (2014) TextCNN on IMDb and write a model folder (optionally push it to the Hub).
 
     python train.py --dataset ../shared/data/imdb --output-dir models/textcnn-imdb
-    python train.py --dry-run          # a few batches on a small slice, in seconds
+    python train.py --dataset ../shared/data/imdb --dry-run   # a few batches on a small slice, in seconds
 
-Run ``python train.py --help`` for every option.
+Without --dataset the data comes from the Hugging Face Hub (stanfordnlp/imdb).
 """
 
 from __future__ import annotations
@@ -17,108 +17,167 @@ import platform
 import shutil
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from textcnn.atomic import remove_stale_staging
+from textcnn.card import model_card
+from textcnn.checkpoint import load_checkpoint, save_checkpoint
 from textcnn.data import (
-    IMDB_HUB_ID,
+    DataError,
     EncodedSplit,
-    encode,
+    HubUnreachable,
     batch_indices,
+    check_splits,
+    check_validation_size,
     concatenate,
+    encode,
     iterate_batches,
     load_imdb,
     stratified_split,
     tokenize_dataset,
 )
 from textcnn.glove import embedding_matrix, load_glove
-from textcnn.card import model_card
 from textcnn.hub import CARD, CURVES, METRICS, PushError, check_push_prerequisites, push_model_folder, save_model_folder
 from textcnn.model import TextCNN, TextCNNConfig
 from textcnn.ngrams import top_filter_ngrams
 from textcnn.plots import training_curves_png
-from textcnn.checkpoint import load_checkpoint, save_checkpoint
 from textcnn.precision import native_bf16
 from textcnn.prepared import Prepared, SettingsMismatch, is_prepared, load_prepared, save_prepared
+from textcnn.settings import DATA, RunSettings, SettingsError
 from textcnn.teacher import NgramTeacher
 from textcnn.training import EpochResult, evaluate, fit
 from textcnn.vocab import Vocab
 from textcnn.word2vec import train_word2vec
 
 log = logging.getLogger("train")
-# arguments that may differ between a run and its --resume without changing the result
-RUNTIME_ONLY_ARGS = {"resume", "no_progress", "device", "threads", "num_proc", "checkpoint_dir", "push_to_hub", "private",
-                     "revision", "prepared"}
-# the arguments that decide what is prepared before the CNN trains (data, vocabulary, teacher, vectors)
-DATA_ARGS = {"dataset", "val_fraction", "max_tokens", "vocab_size", "min_freq", "glove", "adapt_embeddings",
-             "embedding_dim", "distill", "distill_reviews", "teacher_c", "seed", "dry_run"}
+DRY_RUN_REVIEWS = 200  # per split
+DRY_RUN_STEPS = 3  # training batches
+LOCAL_COPY_HINT = "../shared/data/imdb"  # shown when the Hub cannot be reached
 
 
-class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    """Show defaults, and keep the description's line breaks."""
+class Refused(SystemExit):
+    """A run refused before training: the message is one sentence for the user (exit status 2)."""
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+# --- the command line ---------------------------------------------------------------------
+
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Keep the description's line breaks; show a default where it says something the help does not."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if "default" in text or default is None or isinstance(default, bool) or default == argparse.SUPPRESS:
+            return text
+        shown = " ".join(str(v) for v in default) if isinstance(default, list | tuple) else default
+        return f"{text} (default: {shown})"
+
+
+def parse_args(argv: list[str] | None = None) -> RunSettings:
+    d = RunSettings()  # the defaults live there, once
     p = argparse.ArgumentParser(description=__doc__, formatter_class=_HelpFormatter)
     # data
-    p.add_argument("--dataset", default=IMDB_HUB_ID, help="Hub dataset id, or a local folder laid out like it (plain_text/*.parquet)")
-    p.add_argument("--val-fraction", type=float, default=0.1, help="share of train held out (stratified) to pick the best epoch")
-    p.add_argument("--max-tokens", type=int, default=1000, help="reviews are truncated to this many tokens (train and serve)")
-    p.add_argument("--num-proc", type=int, default=2, help="processes for tokenising (cached by datasets afterwards)")
-    p.add_argument("--prepared", metavar="DIR", default=None,
+    p.add_argument("--dataset", default=d.dataset, help="Hub dataset id, or a local folder laid out like it (plain_text/*.parquet)")
+    p.add_argument("--val-fraction", type=float, default=d.val_fraction, help="share of train held out (stratified) to pick the best epoch")
+    p.add_argument("--max-tokens", type=int, default=d.max_tokens, help="reviews are truncated to this many tokens (train and serve)")
+    p.add_argument("--num-proc", type=int, default=d.num_proc, help="processes for tokenising (cached by datasets afterwards)")
+    p.add_argument("--prepared", metavar="DIR", default=d.prepared,
                    help="keep what is prepared before the CNN trains (encoded splits, vocabulary, the teacher's soft "
                         "labels, word vectors) in DIR: the first run writes it, later runs with the same data settings "
                         "read it and skip about 2.5 minutes (and need neither spaCy, gensim, scikit-learn nor the dataset)")
     # vocabulary and embeddings
-    p.add_argument("--vocab-size", type=int, default=30_000, help="vocabulary size cap, <pad> and <unk> included")
-    p.add_argument("--min-freq", type=int, default=2, help="a token must occur this often in train to enter the vocabulary")
-    p.add_argument("--glove", default="6B.50d", help="6B.50d (PyPI package), 6B.100d (downloaded from the Hub), a GloVe text file, "
+    p.add_argument("--vocab-size", type=int, default=d.vocab_size, help="vocabulary size cap, <pad> and <unk> included")
+    p.add_argument("--min-freq", type=int, default=d.min_freq, help="a token must occur this often in train to enter the vocabulary")
+    p.add_argument("--glove", default=d.glove, help="6B.50d (PyPI package), 6B.100d (downloaded from the Hub), a GloVe text file, "
                    "'word2vec' (trained here on the unlabelled and training reviews), or 'none' (random)")
-    p.add_argument("--adapt-embeddings", action=argparse.BooleanOptionalAction, default=None,
+    p.add_argument("--adapt-embeddings", action=argparse.BooleanOptionalAction, default=d.adapt_embeddings,
                    help="before training the CNN, continue the GloVe vectors as word2vec (CBOW) on the unlabelled "
                         "and training reviews, so they follow how reviews use words (about 2 min; needs the "
-                        "unsupervised split). On by default with GloVe")
-    p.add_argument("--embedding-dim", type=int, default=None, help="with --glove word2vec (default 100) or none (default 50): the embedding size")
+                        "unsupervised split); by default on with GloVe, off otherwise")
+    p.add_argument("--embedding-dim", type=int, default=d.embedding_dim,
+                   help="the embedding size with --glove word2vec (default 100) or none (default 50)")
     # distillation
-    p.add_argument("--distill", action=argparse.BooleanOptionalAction, default=True,
+    p.add_argument("--distill", action=argparse.BooleanOptionalAction, default=d.distill,
                    help="also train on the unlabelled reviews, towards the class probabilities a teacher gives them: "
                         "NB-weighted logistic regression on word 1-3 grams, fitted on the training reviews (under "
-                        "a minute; needs the unsupervised split). Only the CNN is saved")
-    p.add_argument("--distill-reviews", type=int, default=None, help="with --distill: use the first N unlabelled reviews (default: all)")
-    p.add_argument("--teacher-c", type=float, default=1.0, help="with --distill: the teacher's inverse regularisation strength")
+                        "a minute; needs the unsupervised split). Only the CNN is saved. On by default")
+    p.add_argument("--distill-reviews", type=int, metavar="N", default=d.distill_reviews,
+                   help="with --distill: use the first N unlabelled reviews (by default all)")
+    p.add_argument("--teacher-c", type=float, default=d.teacher_c, help="with --distill: the teacher's inverse regularisation strength")
     p.add_argument("--freeze-embeddings", action="store_true",
                    help="keep the embeddings as initialised (Kim's CNN-static): training steps about 30%% faster")
     # model
-    p.add_argument("--filter-widths", type=int, nargs="+", default=[3, 4, 5], help="convolution widths (n-gram sizes)")
-    p.add_argument("--num-filters", type=int, default=300, help="filters per width (Kim: 100; more detectors help on long reviews)")
-    p.add_argument("--dropout", type=float, default=0.2, help="dropout on the pooled features (Kim: 0.5; distillation's soft labels regularise too)")
-    p.add_argument("--embedding-dropout", type=float, default=0.05, help="probability of dropping a whole token vector during training (regularises the fine-tuned embeddings)")
+    p.add_argument("--filter-widths", type=int, nargs="+", metavar="W", default=d.filter_widths, help="convolution widths (n-gram sizes)")
+    p.add_argument("--num-filters", type=int, default=d.num_filters, help="filters per width (Kim: 100; more detectors help on long reviews)")
+    p.add_argument("--dropout", type=float, default=d.dropout, help="dropout on the pooled features (Kim: 0.5; distillation's soft labels regularise too)")
+    p.add_argument("--embedding-dropout", type=float, default=d.embedding_dropout, help="probability of dropping a whole token vector during training (regularises the fine-tuned embeddings)")
     # optimisation
-    p.add_argument("--epochs", type=int, default=3, help="training epochs; the best one on validation is kept")
-    p.add_argument("--batch-size", type=int, default=50, help="reviews per batch")
-    p.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (AdamW)")
-    p.add_argument("--weight-decay", type=float, default=0.0, help="AdamW weight decay (not applied to embeddings or biases)")
-    p.add_argument("--schedule", choices=["constant", "linear"], default="linear", help="learning-rate schedule over all steps")
-    p.add_argument("--max-norm", type=float, default=None, help="clip gradient norm to this (off when unset)")
+    p.add_argument("--epochs", type=int, default=d.epochs, help="training epochs; the best one on validation is kept")
+    p.add_argument("--batch-size", type=int, default=d.batch_size, help="reviews per batch")
+    p.add_argument("--lr", type=float, default=d.lr, help="peak learning rate (AdamW)")
+    p.add_argument("--weight-decay", type=float, default=d.weight_decay, help="AdamW weight decay (not applied to embeddings or biases)")
+    p.add_argument("--schedule", choices=["constant", "linear"], default=d.schedule, help="learning-rate schedule over all steps")
+    p.add_argument("--max-norm", type=float, default=d.max_norm, help="clip the gradient norm to this (by default no clipping)")
     p.add_argument("--no-bucket", action="store_true", help="plain random batches instead of length-bucketed ones")
-    p.add_argument("--seed", type=int, default=0, help="seed for the split, initialisation and batch order")
+    p.add_argument("--seed", type=int, default=d.seed, help="seed for the split, initialisation and batch order")
     # runtime and output
-    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:1, ...")
-    p.add_argument("--no-mixed-precision", action="store_true", help="train in fp32 (default: bf16 autocast on CUDA and on CPUs with native bf16)")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
-    p.add_argument("--output-dir", default="runs/textcnn-imdb", help="where the model folder is written")
-    p.add_argument("--no-progress", action="store_true", help="no tqdm bars (log lines only)")
+    p.add_argument("--device", default=d.device, help="auto (CUDA when present), cpu, cuda, cuda:1, ...")
+    p.add_argument("--no-mixed-precision", action="store_true", help="train in fp32 instead of bf16 autocast (used by default on CUDA and on CPUs with native bf16)")
+    p.add_argument("--threads", type=int, default=d.threads, help="torch CPU threads (by default torch's choice)")
+    p.add_argument("--output-dir", default=d.output_dir, help="where the model folder is written")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars (log lines only), datasets' included")
+    p.add_argument("--verbose", action="store_true", help="also show the libraries' own log lines (datasets, gensim, the Hub client)")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint of the last finished epoch (same arguments)")
-    p.add_argument("--checkpoint-dir", default=None, help="where the per-epoch checkpoint lives (default: OUTPUT_DIR.checkpoint; removed after success)")
+    p.add_argument("--checkpoint-dir", default=d.checkpoint_dir,
+                   help="where the per-epoch checkpoint lives, removed after success (by default the output folder's name + .checkpoint)")
     p.add_argument("--no-test", action="store_true", help="skip the test-split evaluation (for tuning runs: decide on validation only)")
-    p.add_argument("--dry-run", action="store_true", help="tiny slice, 1 epoch, a few batches: checks the whole script in seconds")
+    p.add_argument("--dry-run", action="store_true",
+                   help=f"{DRY_RUN_REVIEWS} reviews per split, 1 epoch of {DRY_RUN_STEPS} batches: checks the whole script in seconds")
     # publishing
-    p.add_argument("--push-to-hub", metavar="REPO_ID", default=None, help="push the finished model folder to this Hub repo, in one commit (token: HF_TOKEN or `hf auth login`)")
+    p.add_argument("--push-to-hub", metavar="REPO_ID", default=d.push_to_hub, help="push the finished model folder to this Hub repo, in one commit (token: HF_TOKEN or `hf auth login`)")
     p.add_argument("--private", action="store_true", help="with --push-to-hub: create the repo private (an existing repo keeps its visibility)")
-    p.add_argument("--revision", default=None, help="with --push-to-hub: the branch to push to, created if needed (default: main)")
-    return p.parse_args(argv)
+    p.add_argument("--revision", default=d.revision, help="with --push-to-hub: the branch to push to, created if needed (by default main)")
+    return RunSettings(**vars(p.parse_args(argv)))
+
+
+def configure_output(settings: RunSettings) -> None:
+    """This script's log lines always; the libraries' (gensim's per-epoch lines, the Hub client's
+    retries, datasets') only with --verbose; progress bars unless --no-progress."""
+    logging.basicConfig(format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    logging.getLogger().setLevel(logging.INFO if settings.verbose else logging.WARNING)
+    log.setLevel(logging.INFO)
+    for library in ("huggingface_hub", "gensim"):
+        logging.getLogger(library).setLevel(logging.NOTSET if settings.verbose else logging.ERROR)
+    # its read errors are raised as well, and reported in one sentence
+    logging.getLogger("datasets.packaged_modules").setLevel(logging.NOTSET if settings.verbose else logging.CRITICAL)
+    try:
+        import datasets
+    except ImportError:  # training from a --prepared folder needs no datasets
+        return
+    # datasets logs through a handler of its own, and shows bars unless told not to
+    datasets.utils.logging.set_verbosity(logging.INFO if settings.verbose else logging.ERROR)
+    (datasets.disable_progress_bars if settings.no_progress else datasets.enable_progress_bars)()
+
+
+def check(settings: RunSettings) -> RunSettings:
+    """The settings with their implied values, or Refused: before anything slow starts."""
+    try:
+        settings = settings.resolved()
+    except SettingsError as error:
+        raise Refused(f"error: {error}") from None
+    if settings.push_to_hub:  # a missing or rejected token must show now, not after training
+        try:
+            check_push_prerequisites(settings.push_to_hub)
+        except PushError as error:
+            raise Refused(f"error: {error}") from None
+    for folder in (settings.output_dir, checkpoint_folder(settings), settings.prepared):
+        if folder:  # what an earlier run killed mid-write left beside them
+            remove_stale_staging(folder)
+    return settings
 
 
 def pick_device(name: str) -> torch.device:
@@ -127,248 +186,316 @@ def pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def prepare(args: argparse.Namespace) -> Prepared:
+def checkpoint_folder(settings: RunSettings) -> Path:
+    return Path(settings.checkpoint_dir or f"{str(settings.output_dir).rstrip('/')}.checkpoint")
+
+
+# --- data: checked, tokenised, encoded; the teacher's soft labels; the initial vectors ----------
+
+def load_checked(settings: RunSettings) -> dict:
+    """The raw splits this run needs, checked before anything is tokenised (Refused otherwise)."""
+    splits = ("train", "test", "unsupervised") if settings.needs_unlabelled else ("train", "test")
+    try:
+        raw = load_imdb(settings.dataset, splits=splits)
+        check_splits(raw, settings.val_fraction)
+        if settings.dry_run:  # rows are sorted by class: sample, don't slice
+            raw = {s: d.shuffle(seed=settings.seed).select(range(min(len(d), DRY_RUN_REVIEWS))) for s, d in raw.items()}
+            check_validation_size(raw["train"]["label"], settings.val_fraction)
+    except HubUnreachable as error:
+        raise Refused(f"error: {error}; pass a local copy with --dataset {LOCAL_COPY_HINT}") from None
+    except DataError as error:
+        raise Refused(f"error: {error}") from None
+    return raw
+
+
+def prepare(settings: RunSettings) -> Prepared:
     """Load and tokenise IMDb, carve validation from train, build the vocabulary, give the
     unlabelled reviews the teacher's soft labels and make the initial word vectors."""
-    in_domain = args.glove == "word2vec" or args.adapt_embeddings
-    unlabelled_needed = in_domain or args.distill
-    raw = load_imdb(args.dataset, splits=("train", "test", "unsupervised") if unlabelled_needed else ("train", "test"))
-    if args.dry_run:  # rows are sorted by class: sample, don't slice
-        raw = {s: d.shuffle(seed=args.seed).select(range(min(len(d), 200))) for s, d in raw.items()}
-    tokenized = {split: tokenize_dataset(ds, args.num_proc) for split, ds in raw.items()}
+    raw = load_checked(settings)
+    # a few hundred reviews tokenise faster here than worker processes can start and load spaCy
+    num_proc = 1 if settings.dry_run else settings.num_proc
+    tokenized = {split: tokenize_dataset(ds, num_proc) for split, ds in raw.items()}
     # plain lists once: indexing a datasets column decodes the row again on every access
     train_tokens = tokenized["train"].data.column("tokens").to_pylist()
     train_labels = tokenized["train"]["label"]
-    train_idx, val_idx = stratified_split(train_labels, args.val_fraction, args.seed)
+    train_idx, val_idx = stratified_split(train_labels, settings.val_fraction, settings.seed)
     labelled_tokens = [train_tokens[i] for i in train_idx]  # what the model, teacher and word2vec learn from
-    vocab = Vocab.build(labelled_tokens, args.vocab_size, args.min_freq)
-    all_train = encode(train_tokens, train_labels, vocab, args.max_tokens)
+    vocab = Vocab.build(labelled_tokens, settings.vocab_size, settings.min_freq)
+    all_train = encode(train_tokens, train_labels, vocab, settings.max_tokens)
     labelled, validation = all_train.subset(train_idx), all_train.subset(val_idx)
-    test = encode(tokenized["test"]["tokens"], tokenized["test"]["label"], vocab, args.max_tokens)
-    unlabelled_tokens = tokenized["unsupervised"].data.column("tokens").to_pylist() if unlabelled_needed else []
+    test = encode(tokenized["test"]["tokens"], tokenized["test"]["label"], vocab, settings.max_tokens)
+    unlabelled_tokens = tokenized["unsupervised"].data.column("tokens").to_pylist() if settings.needs_unlabelled else []
 
     # distillation: the teacher's soft labels on unlabelled reviews join the training set
     unlabelled, teacher_report = EncodedSplit([], np.zeros(0, dtype=np.int64)), None
-    if args.distill:
+    if settings.distill:
         teacher_started = time.perf_counter()
-        teacher = NgramTeacher(c=args.teacher_c).fit(labelled_tokens, labelled.labels)
+        teacher = NgramTeacher(c=settings.teacher_c).fit(labelled_tokens, labelled.labels)
         val_probs = teacher.predict_proba([train_tokens[i] for i in val_idx])
         teacher_val = float((val_probs.argmax(axis=1) == validation.labels).mean())
-        chosen = unlabelled_tokens if args.distill_reviews is None else unlabelled_tokens[: args.distill_reviews]
-        unlabelled = encode(chosen, None, vocab, args.max_tokens, targets=teacher.predict_proba(chosen))
-        teacher_report = {"kind": "NB-weighted logistic regression, binary word 1-3 grams", "C": args.teacher_c,
+        chosen = unlabelled_tokens if settings.distill_reviews is None else unlabelled_tokens[: settings.distill_reviews]
+        unlabelled = encode(chosen, None, vocab, settings.max_tokens, targets=teacher.predict_proba(chosen))
+        teacher_report = {"kind": "NB-weighted logistic regression, binary word 1-3 grams", "C": settings.teacher_c,
                           "val_accuracy": teacher_val, "unlabelled_reviews": len(unlabelled),
                           "seconds": round(time.perf_counter() - teacher_started, 2)}
         log.info("teacher: val acc %.4f; soft labels for %d unlabelled reviews (%.0fs)", teacher_val, len(unlabelled),
                  teacher_report["seconds"])
 
     # initial embeddings: GloVe, adapted to the reviews by word2vec, or learned here
-    if args.glove == "none":
-        vectors, coverage, dim = None, 0, args.embedding_dim or 50
+    if settings.glove == "none":
+        vectors, coverage, dim = None, 0, settings.embedding_dim or 50
     else:
-        glove = None if args.glove == "word2vec" else load_glove(args.glove)
-        if in_domain:  # unlabelled reviews plus the training reviews: no validation or test text
+        glove = load_glove(settings.glove) if settings.pretrained_vectors else None
+        if settings.glove == "word2vec" or settings.adapt_embeddings:  # unlabelled plus training reviews: no validation or test text
             documents = labelled_tokens + unlabelled_tokens
-            glove = train_word2vec(documents, dim=None if glove else args.embedding_dim or 100, init=glove,
-                                   seed=args.seed, workers=max(1, args.num_proc))
-        vectors, coverage = embedding_matrix(vocab, glove, seed=args.seed)
+            glove = train_word2vec(documents, dim=None if glove else settings.embedding_dim or 100, init=glove,
+                                   seed=settings.seed, workers=max(1, settings.num_proc))
+        vectors, coverage = embedding_matrix(vocab, glove, seed=settings.seed)
         dim = glove.dim
-        log.info("vectors %s: %d of %d vocabulary words have one (%.1f%%)", args.glove, coverage, len(vocab), 100 * coverage / len(vocab))
+        log.info("vectors %s: %d of %d vocabulary words have one (%.1f%%)", settings.glove, coverage, len(vocab),
+                 100 * coverage / len(vocab))
     return Prepared(labelled, unlabelled, validation, test, vocab, vectors, coverage, dim, teacher_report)
 
 
-def main(argv: list[str] | None = None) -> dict:
-    args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
-    if (args.private or args.revision) and not args.push_to_hub:
-        sys.exit("error: --private and --revision only apply with --push-to-hub")
-    if args.push_to_hub:  # a missing or rejected token must show now, not after training
+def read_or_prepare(settings: RunSettings) -> Prepared:
+    """The prepared data: read from --prepared when it holds these data settings, else made (and kept there)."""
+    data_settings = settings.group(DATA)
+    if settings.prepared and is_prepared(settings.prepared):
         try:
-            check_push_prerequisites(args.push_to_hub)
-        except PushError as error:
-            sys.exit(f"error: {error}")
-    if args.dry_run:
-        args.epochs = 1
-    started = time.perf_counter()
-    torch.manual_seed(args.seed)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = pick_device(args.device)
-    mixed = native_bf16(device) and not args.no_mixed_precision
-    log.info("device %s%s", device, " (bf16 mixed precision)" if mixed else "")
-
-    # --- data, teacher and vectors: prepared here, or read from --prepared --------------------
-    pretrained = args.glove not in ("word2vec", "none")
-    if args.adapt_embeddings and not pretrained:
-        sys.exit("error: --adapt-embeddings continues pretrained vectors: use it with GloVe")
-    args.adapt_embeddings = pretrained if args.adapt_embeddings is None else args.adapt_embeddings
-    settings = {k: v for k, v in vars(args).items() if k in DATA_ARGS}
-    if args.prepared and is_prepared(args.prepared):
-        try:
-            data = load_prepared(args.prepared, settings)
+            data = load_prepared(settings.prepared, data_settings)
         except SettingsMismatch as error:
-            sys.exit(f"error: {error}; name another --prepared folder, or delete this one")
-        log.info("prepared data read from %s", args.prepared)
-    else:
-        data = prepare(args)
-        if args.prepared:
-            save_prepared(args.prepared, data, settings)
-            log.info("prepared data saved to %s", args.prepared)
-    vocab, labelled_train, val_data, test_data = data.vocab, data.labelled, data.validation, data.test
-    train_data = concatenate(labelled_train, data.unlabelled) if len(data.unlabelled) else labelled_train
-    log.info("train %d (+%d soft-labelled), validation %d, test %d reviews; vocabulary %d tokens",
-             len(labelled_train), len(data.unlabelled), len(val_data), len(test_data), len(vocab))
-    prepared_at = time.perf_counter()
+            raise Refused(f"error: {error}; name another --prepared folder, or delete this one") from None
+        log.info("prepared data read from %s", settings.prepared)
+        return data
+    data = prepare(settings)
+    if settings.prepared:
+        save_prepared(settings.prepared, data, data_settings)
+        log.info("prepared data saved to %s", settings.prepared)
+    return data
 
-    # --- model: pretrained or in-domain embeddings ----------------------------------------
-    config = TextCNNConfig(
-        vocab_size=len(vocab),
-        embedding_dim=data.dim,
-        filter_widths=tuple(args.filter_widths),
-        num_filters=args.num_filters,
-        dropout=args.dropout,
-        embedding_dropout=args.embedding_dropout,
-        max_tokens=args.max_tokens,
-    )
+
+# --- the model, its optimiser and its batches ---------------------------------------------------
+
+def build_model(settings: RunSettings, data: Prepared, device: torch.device) -> TextCNN:
+    """Kim's CNN over the prepared vocabulary, its embeddings from the prepared vectors (if any)."""
+    config = TextCNNConfig(vocab_size=len(data.vocab), embedding_dim=data.dim, filter_widths=tuple(settings.filter_widths),
+                           num_filters=settings.num_filters, dropout=settings.dropout,
+                           embedding_dropout=settings.embedding_dropout, max_tokens=settings.max_tokens)
     model = TextCNN(config)
     if data.vectors is not None:
         model.embedding.weight.data.copy_(torch.from_numpy(data.vectors))
-    model.vocab_tokens = vocab.itos
-    model.embedding.weight.requires_grad_(not args.freeze_embeddings)
-    model.to(device)
-    # weight decay on convolution and head weights only, not on embeddings or biases
+    model.embedding.weight.requires_grad_(not settings.freeze_embeddings)
+    return model.to(device)
+
+
+def build_optimizer(model: TextCNN, settings: RunSettings, total_steps: int):
+    """AdamW, with weight decay on the convolution and head weights only (not embeddings or biases),
+    and the learning-rate schedule (None for a constant rate)."""
     decayed = {n for n, _ in model.named_parameters() if n.endswith("weight") and not n.startswith("embedding")}
     trainable = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
-    decay = [p for n, p in trainable if n in decayed]
-    no_decay = [p for n, p in trainable if n not in decayed]
-    optimizer = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": args.weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=args.lr
-    )
-    steps_per_epoch = math.ceil(len(train_data) / args.batch_size)
-    if args.dry_run:
-        steps_per_epoch = min(steps_per_epoch, 3)
-    total_steps = steps_per_epoch * args.epochs
-    scheduler = (
-        torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: max(0.0, 1 - step / total_steps))
-        if args.schedule == "linear"
-        else None
-    )
-    min_width = max(config.filter_widths)
-    # cuDNN picks (and with benchmark on, times) its kernels per input shape: lengths rounded up to a
-    # multiple of 64 leave a few dozen shapes instead of hundreds; the padding is masked, so results hold
-    length_multiple = 64 if device.type == "cuda" else 1
-    torch.backends.cudnn.benchmark = device.type == "cuda"
-    rng = np.random.default_rng(args.seed)
+    groups = [{"params": [p for n, p in trainable if n in decayed], "weight_decay": settings.weight_decay},
+              {"params": [p for n, p in trainable if n not in decayed], "weight_decay": 0.0}]
+    optimizer = torch.optim.AdamW(groups, lr=settings.lr)
+    if settings.schedule == "constant":
+        return optimizer, None
+    return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: max(0.0, 1 - step / total_steps))
 
-    def train_batches(epoch: int):
-        batches = batch_indices(train_data.lengths, args.batch_size, rng, bucket=not args.no_bucket)[:steps_per_epoch]
-        return iterate_batches(train_data, batches, min_width, length_multiple), len(batches)
 
-    def eval_batches(split):
-        batches = batch_indices(split.lengths, 256, None, bucket=not args.no_bucket)
-        return iterate_batches(split, batches, min_width, length_multiple), len(batches)
+@dataclass
+class Batches:
+    """How this run cuts reviews into padded batches: training ones in a seeded random order."""
 
-    checkpoint_dir = Path(args.checkpoint_dir or f"{str(args.output_dir).rstrip('/')}.checkpoint")
-    run_args = {k: v for k, v in vars(args).items() if k not in RUNTIME_ONLY_ARGS}
+    train_data: EncodedSplit
+    batch_size: int
+    bucket: bool
+    steps_per_epoch: int
+    min_length: int
+    multiple: int  # padded lengths are rounded up to a multiple of this
+    rng: np.random.Generator  # checkpointed with the model, so a resumed run draws the same batches
+
+    @classmethod
+    def for_run(cls, settings: RunSettings, config: TextCNNConfig, device: torch.device,
+                train_data: EncodedSplit) -> Batches:
+        steps = math.ceil(len(train_data) / settings.batch_size)
+        # cuDNN picks (and with benchmark on, times) its kernels per input shape: lengths rounded up to a
+        # multiple of 64 leave a few dozen shapes instead of hundreds; the padding is masked, so results hold
+        return cls(train_data, settings.batch_size, not settings.no_bucket,
+                   min(steps, DRY_RUN_STEPS) if settings.dry_run else steps, config.min_length,
+                   64 if device.type == "cuda" else 1, np.random.default_rng(settings.seed))
+
+    def training(self, epoch: int):
+        batches = batch_indices(self.train_data.lengths, self.batch_size, self.rng, bucket=self.bucket)[: self.steps_per_epoch]
+        return iterate_batches(self.train_data, batches, self.min_length, self.multiple), len(batches)
+
+    def evaluation(self, split: EncodedSplit):
+        batches = batch_indices(split.lengths, 256, None, bucket=self.bucket)
+        return iterate_batches(split, batches, self.min_length, self.multiple), len(batches)
+
+
+# --- training, with a checkpoint per epoch ------------------------------------------------------
+
+@dataclass
+class Trained:
+    history: list[EpochResult]
+    best: EpochResult
+    interrupted: bool  # Ctrl-C: the best finished epoch, not a finished run
+
+
+def train_with_checkpoints(model: TextCNN, optimizer, scheduler, batches: Batches, validation: EncodedSplit,
+                           settings: RunSettings, *, device: torch.device, mixed_precision: bool) -> Trained:
+    """Fit (or, with --resume, continue fitting) and leave the best epoch's weights in ``model``."""
+    folder = checkpoint_folder(settings)
+    run_args = settings.result_settings()  # a --resume must match them
     best_state: dict[str, torch.Tensor] = {}
     completed: list[EpochResult] = []
-    if args.resume:
-        if not (checkpoint_dir / "state.json").is_file():
-            raise SystemExit(f"--resume: no checkpoint in {checkpoint_dir}; start without --resume")
-        checkpoint = load_checkpoint(checkpoint_dir, model=model, optimizer=optimizer, scheduler=scheduler, rng=rng)
+    if settings.resume:
+        if not (folder / "state.json").is_file():
+            raise Refused(f"error: --resume: no checkpoint in {folder}; start without --resume")
+        checkpoint = load_checkpoint(folder, model=model, optimizer=optimizer, scheduler=scheduler, rng=batches.rng)
         changed = {k: (checkpoint.args.get(k), v) for k, v in run_args.items() if checkpoint.args.get(k) != v}
         if changed:
-            raise SystemExit(f"--resume: arguments differ from the checkpoint's (saved, now): {changed}")
+            raise Refused(f"error: --resume: arguments differ from the checkpoint's (saved, now): {changed}")
         best_state.update(checkpoint.best_state)
         completed.extend(checkpoint.history)
-        log.info("resuming after epoch %d from %s", checkpoint.epoch, checkpoint_dir)
+        log.info("resuming after epoch %d from %s", checkpoint.epoch, folder)
 
     def end_of_epoch(result: EpochResult, is_best: bool) -> None:
         completed.append(result)
         if is_best:
             best_state.update(copy.deepcopy(model.state_dict()))
-        save_checkpoint(checkpoint_dir, model=model, optimizer=optimizer, scheduler=scheduler, rng=rng,
+        save_checkpoint(folder, model=model, optimizer=optimizer, scheduler=scheduler, rng=batches.rng,
                         epoch=result.epoch, history=completed, best_state=best_state, args=run_args)
 
     interrupted = False
     try:
-        fit(
-            model, optimizer, args.epochs, train_batches, lambda: eval_batches(val_data), device, scheduler,
-            mixed, args.max_norm, not args.no_progress, start_epoch=len(completed) + 1, history=list(completed),
-            on_epoch_end=end_of_epoch, log=log.info,
-        )
+        fit(model, optimizer=optimizer, epochs=settings.epochs, train_batches=batches.training,
+            val_batches=lambda: batches.evaluation(validation), device=device, scheduler=scheduler,
+            mixed_precision=mixed_precision, max_norm=settings.max_norm, progress=not settings.no_progress,
+            start_epoch=len(completed) + 1, history=list(completed), on_epoch_end=end_of_epoch, log=log.info)
     except KeyboardInterrupt:
         # Ctrl-C: finish with the best finished epoch; the checkpoint stays for --resume
         if not completed:
-            raise SystemExit("interrupted before the first epoch finished: nothing to save")
+            raise SystemExit("interrupted before the first epoch finished: nothing to save") from None
         interrupted = True
         log.warning("interrupted: writing the best of %d finished epoch(s); --resume continues the run", len(completed))
-    history = completed
-    best = max(history, key=lambda r: (r.val_accuracy, -r.val_loss))
     model.load_state_dict(best_state)
-    trained = time.perf_counter()
+    return Trained(completed, max(completed, key=lambda r: (r.val_accuracy, -r.val_loss)), interrupted)
 
-    # --- the one look at test, then what each filter learned ------------------------------
-    test_loss = test_acc = None
-    if not args.no_test:
-        batches, count = eval_batches(test_data)
-        test_loss, test_acc = evaluate(model, batches, device, False, count, not args.no_progress, "test")
-        log.info("best epoch %d: val acc %.4f | test loss %.4f acc %.4f", best.epoch, best.val_accuracy, test_loss, test_acc)
-    else:
+
+def test_once(model: TextCNN, batches: Batches, test: EncodedSplit, settings: RunSettings, best: EpochResult,
+              device: torch.device) -> tuple[float | None, float | None]:
+    """The one look at the test split (loss, accuracy), in fp32 as the model is served; (None, None) with --no-test."""
+    if settings.no_test:
         log.info("best epoch %d: val acc %.4f (test not evaluated: --no-test)", best.epoch, best.val_accuracy)
-    model.filter_ngrams = top_filter_ngrams(model, labelled_train, vocab, device, mixed_precision=mixed)
+        return None, None
+    test_batches, count = batches.evaluation(test)
+    loss, accuracy = evaluate(model, test_batches, device=device, mixed_precision=False, total=count,
+                              progress=not settings.no_progress, desc="test")
+    log.info("best epoch %d: val acc %.4f | test loss %.4f acc %.4f", best.epoch, best.val_accuracy, loss, accuracy)
+    return loss, accuracy
 
-    metrics = {
-        "val_accuracy": best.val_accuracy,
-        "val_loss": best.val_loss,
+
+# --- what is written: metrics, the folder, the push ---------------------------------------------
+
+def run_metrics(settings: RunSettings, data: Prepared, model: TextCNN, run: Trained, test: tuple, device: torch.device,
+                times: dict[str, float], argv: list[str] | None) -> dict:
+    test_loss, test_acc = test
+    return {
+        "val_accuracy": run.best.val_accuracy,
+        "val_loss": run.best.val_loss,
         "test_accuracy": test_acc,
         "test_loss": test_loss,
-        "best_epoch": best.epoch,
-        "interrupted": interrupted,
-        "history": [r.as_dict() for r in history],
-        "seconds_per_epoch": [round(r.seconds, 2) for r in history],
+        "best_epoch": run.best.epoch,
+        "interrupted": run.interrupted,
+        "history": [r.as_dict() for r in run.history],
+        "seconds_per_epoch": [round(r.seconds, 2) for r in run.history],
         "seconds": {
-            "prepare_data": round(prepared_at - started, 2),
-            "train": round(trained - prepared_at, 2),
-            "total": round(time.perf_counter() - started, 2),
+            "prepare_data": round(times["prepared"] - times["started"], 2),
+            "train": round(times["trained"] - times["prepared"], 2),
+            "total": round(time.perf_counter() - times["started"], 2),
         },
-        "examples": {"train": len(labelled_train), "unlabelled": len(train_data) - len(labelled_train),
-                     "validation": len(val_data), "test": len(test_data)},
+        "examples": {"train": len(data.labelled), "unlabelled": len(data.unlabelled),
+                     "validation": len(data.validation), "test": len(data.test)},
         "teacher": data.teacher,
-        "vocab_size": len(vocab),
-        "glove": args.glove,
+        "vocab_size": len(data.vocab),
+        "glove": settings.glove,
         "glove_coverage": data.coverage,
         "parameters": model.num_parameters(),
-        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)",
+        "device": torch.cuda.get_device_name(device) if device.type == "cuda"
+        else f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)",
         "torch": torch.__version__,
-        "dry_run": args.dry_run,
-        "args": vars(args),
+        "dry_run": settings.dry_run,
+        "args": settings.as_dict(),
         "command": "python train.py " + " ".join(argv if argv is not None else sys.argv[1:]),
     }
-    model.cpu()
-    out = save_model_folder(
-        model,
-        args.output_dir,
-        extra_files={
-            METRICS: json.dumps(metrics, indent=2).encode(),
-            CURVES: training_curves_png(history, best.epoch),
-            CARD: model_card(config, metrics, args.push_to_hub, args.revision).content.encode(),
-        },
-    )
-    log.info("model folder written to %s", out)
-    if not interrupted:
-        shutil.rmtree(checkpoint_dir, ignore_errors=True)
-    if args.push_to_hub and interrupted:
-        log.warning("not pushing an interrupted run; finish it with --resume, or push this folder with: python -m textcnn push %s %s", out, args.push_to_hub)
-    elif args.push_to_hub:
-        try:
-            url = push_model_folder(out, args.push_to_hub, revision=args.revision, private=args.private)
-        except PushError as error:
-            log.error("%s", error)
-            sys.exit(1)
-        log.info("pushed to the Hub: %s", url)
+
+
+def save(model: TextCNN, vocab: Vocab, filter_ngrams: list, metrics: dict, history: list[EpochResult],
+         settings: RunSettings) -> Path:
+    """The model folder: weights, config, vocabulary, n-grams, metrics, curves and card, written atomically."""
+    model.vocab_tokens, model.filter_ngrams = vocab.itos, filter_ngrams
+    extra_files = {
+        METRICS: json.dumps(metrics, indent=2).encode(),
+        CURVES: training_curves_png(history, metrics["best_epoch"]),
+        CARD: model_card(model.config, metrics, settings.push_to_hub, settings.revision).content.encode(),
+    }
+    return save_model_folder(model.cpu(), settings.output_dir, extra_files=extra_files)
+
+
+def push(folder: Path, settings: RunSettings, interrupted: bool) -> None:
+    if interrupted:
+        log.warning("not pushing an interrupted run; finish it with --resume, or push this folder with: "
+                    "python -m textcnn push %s %s", folder, settings.push_to_hub)
+        return
+    try:
+        url = push_model_folder(folder, settings.push_to_hub, revision=settings.revision, private=settings.private)
+    except PushError as error:
+        log.error("%s", error)
+        sys.exit(1)
+    log.info("pushed to the Hub: %s", url)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    settings = parse_args(argv)
+    configure_output(settings)
+    settings = check(settings)
+    times = {"started": time.perf_counter()}
+    torch.manual_seed(settings.seed)
+    if settings.threads:
+        torch.set_num_threads(settings.threads)
+    device = pick_device(settings.device)
+    torch.backends.cudnn.benchmark = device.type == "cuda"  # few shapes (see Batches): timing each pays off
+    mixed = native_bf16(device) and not settings.no_mixed_precision
+    log.info("device %s%s", device, " (bf16 mixed precision)" if mixed else "")
+
+    data = read_or_prepare(settings)
+    train_data = concatenate(data.labelled, data.unlabelled) if len(data.unlabelled) else data.labelled
+    log.info("train %d (+%d soft-labelled), validation %d, test %d reviews; vocabulary %d tokens",
+             len(data.labelled), len(data.unlabelled), len(data.validation), len(data.test), len(data.vocab))
+    times["prepared"] = time.perf_counter()
+
+    model = build_model(settings, data, device)
+    batches = Batches.for_run(settings, model.config, device, train_data)
+    optimizer, scheduler = build_optimizer(model, settings, total_steps=batches.steps_per_epoch * settings.epochs)
+    run = train_with_checkpoints(model, optimizer, scheduler, batches, data.validation, settings,
+                                 device=device, mixed_precision=mixed)
+    times["trained"] = time.perf_counter()
+
+    test = test_once(model, batches, data.test, settings, run.best, device)
+    filter_ngrams = top_filter_ngrams(model, data.labelled, data.vocab, device, mixed_precision=mixed)
+    metrics = run_metrics(settings, data, model, run, test, device, times, argv)
+    folder = save(model, data.vocab, filter_ngrams, metrics, run.history, settings)
+    log.info("model folder written to %s", folder)
+    if not run.interrupted:
+        shutil.rmtree(checkpoint_folder(settings), ignore_errors=True)
+    if settings.push_to_hub:
+        push(folder, settings, run.interrupted)
     return metrics
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except Refused as refused:
+        print(refused.code, file=sys.stderr)
+        sys.exit(2)

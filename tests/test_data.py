@@ -3,6 +3,7 @@ import pytest
 import torch
 
 from textcnn.data import (
+    DataError,
     batch_indices,
     concatenate,
     encode,
@@ -24,7 +25,7 @@ def test_loads_a_local_copy_in_the_hub_layout(tiny_imdb):
 
 def test_missing_split_is_a_clear_error(tmp_path):
     (tmp_path / "plain_text").mkdir()
-    with pytest.raises(FileNotFoundError, match="train"):
+    with pytest.raises(DataError, match="train"):
         load_imdb(tmp_path)
 
 

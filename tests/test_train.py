@@ -1,4 +1,8 @@
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import train
@@ -6,6 +10,8 @@ from textcnn.data import load_imdb
 from textcnn.hub import CURVES, METRICS
 from textcnn.model import TextCNN
 from textcnn.pipeline import SentimentPipeline
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
@@ -113,3 +119,143 @@ def test_prepared_folder_refuses_other_data_settings(tiny_imdb, tmp_path, capsys
     with pytest.raises(SystemExit, match="other data settings.*max_tokens"):
         train.main([*flags, "--max-tokens", "20"])
     train.main([*flags, "--num-filters", "5"])  # CNN settings may change: that is what the folder is for
+
+
+def help_blocks(text: str) -> dict[str, str]:
+    """Each option's help text, by its first flag."""
+    blocks, current = {}, None
+    for line in text.split("options:", 1)[1].splitlines():
+        stripped = line.strip()
+        if stripped.startswith("-"):
+            current = stripped.split()[0].rstrip(",")
+            blocks[current] = stripped
+        elif current:
+            blocks[current] += " " + stripped
+    return blocks
+
+
+def test_help_states_each_default_once_and_never_none(capsys):
+    with pytest.raises(SystemExit):
+        train.parse_args(["--help"])
+    text = capsys.readouterr().out
+    assert "--help" not in text.split("options:")[0]  # the description does not send the reader back to itself
+    for flag, block in help_blocks(text).items():
+        if "(default: " in block:  # added by the formatter: only where the help text says nothing of it
+            assert block.count("default") == 1, block
+        for nothing in ("(default: None)", "(default: False)", "(default: True)"):
+            assert nothing not in block, block
+    assert "(default: 3 4 5)" in text and "(default: 0.001)" in text  # defaults the text does not say are shown
+
+
+def test_settings_come_back_from_metrics_json_and_the_card_leaves_runtime_ones_out():
+    from dataclasses import asdict
+
+    from textcnn.card import model_card
+    from textcnn.model import TextCNNConfig
+    from textcnn.settings import RUNTIME, RunSettings
+
+    settings = train.parse_args(["--lr", "0.01", "--device", "cpu", "--prepared", "prep", "--output-dir", "out",
+                                 "--filter-widths", "2", "3"])
+    stored = json.loads(json.dumps(settings.as_dict()))  # as metrics.json holds them
+    assert RunSettings.from_dict({**stored, "an_option_of_another_version": 1}) == settings
+    runtime = set(settings.group(RUNTIME))
+    assert {"device", "prepared", "output_dir", "no_progress", "resume", "push_to_hub"} <= runtime
+    card = model_card(TextCNNConfig(filter_widths=(2, 3)), {"args": stored, "history": []}).content
+    assert "| `lr` | `0.01` |" in card and "| `filter_widths` | `[2, 3]` |" in card
+    for name in runtime:
+        assert f"`{name}`" not in card, name
+    assert set(settings.result_settings()) == set(asdict(settings)) - runtime
+
+
+def test_libraries_log_lines_only_with_verbose():
+    import logging
+
+    for verbose, shown in ((False, False), (True, True)):
+        train.configure_output(train.parse_args(["--no-progress"] + (["--verbose"] if verbose else [])))
+        assert logging.getLogger("gensim.models.word2vec").isEnabledFor(logging.INFO) is shown
+        assert logging.getLogger("huggingface_hub.utils._http").isEnabledFor(logging.WARNING) is shown
+        assert logging.getLogger("train").isEnabledFor(logging.INFO)
+
+
+def test_dry_run_is_quiet(tiny_imdb, tiny_glove, tmp_path, capfd):
+    """No progress bars (datasets' included) with --no-progress, no library log lines without --verbose."""
+    train.main(["--dataset", str(tiny_imdb), "--dry-run", "--output-dir", str(tmp_path / "model"), "--no-progress",
+                "--glove", str(tiny_glove), "--num-proc", "1"])
+    err = capfd.readouterr().err
+    for noise in ("Word2Vec", "EPOCH", "collecting all words", "tokenizing", "Generating", "%|"):
+        assert noise not in err, noise
+    assert "model folder written to" in err
+
+
+def test_without_the_hub_one_sentence_says_how_to_pass_a_local_copy(tmp_path):
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf"), "HF_DATASETS_CACHE": str(tmp_path / "hf")}
+    done = subprocess.run([sys.executable, str(ROOT / "train.py"), "--dry-run", "--output-dir", str(tmp_path / "m")],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    [line] = [line for line in done.stderr.splitlines() if "error" in line]
+    assert "Hub" in line and "--dataset ../shared/data/imdb" in line
+    assert not (tmp_path / "m").exists()
+
+
+def bad_copy(tiny_imdb: Path, root: Path, split: str, change) -> Path:
+    """A copy of the tiny dataset whose ``split`` file is replaced by ``change(table)`` (a table, or bytes)."""
+    import shutil
+
+    import pyarrow.parquet as pq
+
+    shutil.copytree(tiny_imdb, root)
+    path = root / "plain_text" / f"{split}-00000-of-00001.parquet"
+    changed = change(pq.read_table(path))
+    if isinstance(changed, bytes):
+        path.write_bytes(changed)
+    else:
+        pq.write_table(changed, path)
+    return root
+
+
+def _set(table, column, values):
+    import pyarrow as pa
+
+    return table.set_column(table.column_names.index(column), column, pa.array(values))
+
+
+BAD_DATA = {
+    "no label column": ("train", lambda t: t.drop_columns(["label"]), "the train split (train-00000-of-00001.parquet) has no 'label' column"),
+    "no text column": ("test", lambda t: t.drop_columns(["text"]), "the test split (test-00000-of-00001.parquet) has no 'text' column"),
+    "labels 2 and -1": ("train", lambda t: _set(t, "label", [2, -1] * (len(t) // 2)), "the train split has labels [-1, 2]"),
+    "unlabelled rows": ("test", lambda t: _set(t, "label", [-1, 1] * (len(t) // 2)), "the test split has unlabelled reviews"),
+    "fractional labels": ("train", lambda t: _set(t, "label", [0.5, 1.5] * (len(t) // 2)), "the train split's labels are of type double, not integers"),
+    "string labels": ("train", lambda t: _set(t, "label", ["neg", "pos"] * (len(t) // 2)), "the train split's labels are of type string"),
+    "null texts": ("train", lambda t: _set(t, "text", [None, *t.column("text").to_pylist()[1:]]), "the train split has 1 empty or missing text (the first in row 0)"),
+    "empty texts": ("unsupervised", lambda t: _set(t, "text", [*t.column("text").to_pylist()[:5], " ", "", *t.column("text").to_pylist()[7:]]),
+                    "the unsupervised split has 2 empty or missing texts (the first in row 5)"),
+    "null labels": ("test", lambda t: _set(t, "label", [None, *t.column("label").to_pylist()[1:]]), "the test split has 1 missing label"),
+    "three rows": ("train", lambda t: t.slice(0, 3), "the train split is too small for a validation split of 0.1"),
+    "one class": ("train", lambda t: t.filter(t.column("label").to_numpy() == 1), "the train split is too small"),
+    "empty split": ("test", lambda t: t.slice(0, 0), "the test split is empty"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_DATA))
+def test_bad_data_is_refused_before_tokenising_in_one_sentence(case, tiny_imdb, tmp_path, monkeypatch):
+    split, change, message = BAD_DATA[case]
+    dataset = bad_copy(tiny_imdb, tmp_path / "data", split, change)
+    monkeypatch.setattr(train, "tokenize_dataset", lambda *a, **k: pytest.fail("tokenised before the data was checked"))
+    with pytest.raises(SystemExit) as refused:
+        train.main(["--dataset", str(dataset), "--output-dir", str(tmp_path / "model"), "--no-progress", "--glove", "none"])
+    assert isinstance(refused.value, train.Refused)
+    text = str(refused.value.code)
+    assert message in text and "\n" not in text
+    assert not (tmp_path / "model").exists()
+
+
+def test_a_truncated_parquet_file_exits_2_with_one_line(tiny_imdb, tmp_path):
+    dataset = bad_copy(tiny_imdb, tmp_path / "data", "train", lambda t: (tiny_imdb / "plain_text" /
+                       "train-00000-of-00001.parquet").read_bytes()[:5000])
+    done = subprocess.run([sys.executable, str(ROOT / "train.py"), "--dataset", str(dataset), "--output-dir",
+                           str(tmp_path / "m"), "--no-progress", "--glove", "none"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    [line] = [line for line in done.stderr.splitlines() if line.startswith("error")]
+    assert "train-00000-of-00001.parquet (the train split) is not a readable parquet file" in line

@@ -25,7 +25,8 @@ def test_one_hot_soft_targets_train_exactly_like_hard_labels(seed):
     results = []
     for model, batches in ((hard_model, hard), (soft_model, soft)):
         optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
-        results.append(train_epoch(model, batches, optimizer, torch.device("cpu"), mixed_precision=False, progress=False))
+        results.append(train_epoch(model, batches, optimizer=optimizer, device=torch.device("cpu"),
+                                   mixed_precision=False, progress=False))
     assert results[0] == pytest.approx(results[1], abs=1e-6)
     for a, b in zip(hard_model.parameters(), soft_model.parameters()):
         torch.testing.assert_close(a, b)
@@ -37,7 +38,7 @@ def test_soft_targets_pull_the_model_towards_them():
     target = torch.tensor([[0.2, 0.8]]).repeat(5, 1)
     optimizer = torch.optim.Adam(model.parameters(), lr=0.05)
     for _ in range(200):
-        train_epoch(model, [(ids, target)], optimizer, torch.device("cpu"), mixed_precision=False, progress=False)
+        train_epoch(model, [(ids, target)], optimizer=optimizer, device=torch.device("cpu"), mixed_precision=False, progress=False)
     with torch.no_grad():
         probs = torch.softmax(model.eval()(ids), dim=1)
     torch.testing.assert_close(probs, target, atol=0.02, rtol=0)  # soft labels are matched, not rounded to 0/1
@@ -48,7 +49,7 @@ def test_evaluate_reference_case():
     ids, labels = toy_batches()[0]
     with torch.no_grad():
         logits = model(ids)
-    loss, accuracy = evaluate(model, [(ids, labels)], torch.device("cpu"), mixed_precision=False, progress=False)
+    loss, accuracy = evaluate(model, [(ids, labels)], device=torch.device("cpu"), mixed_precision=False, progress=False)
     assert accuracy == pytest.approx((logits.argmax(1) == labels).float().mean().item())
     assert loss == pytest.approx(torch.nn.functional.cross_entropy(logits, labels).item(), rel=1e-5)
 
@@ -63,8 +64,9 @@ def test_fit_marks_the_best_epoch_by_validation_accuracy():
         if is_best:
             best_states.append((result.epoch, copy.deepcopy(model.state_dict())))
 
-    history = fit(model, optimizer, 3, lambda epoch: (batches, len(batches)), lambda: (batches[:2], 2),
-                  torch.device("cpu"), mixed_precision=False, progress=False, on_epoch_end=on_epoch_end, log=lambda _: None)
+    history = fit(model, optimizer=optimizer, epochs=3, train_batches=lambda epoch: (batches, len(batches)),
+                  val_batches=lambda: (batches[:2], 2), device=torch.device("cpu"), mixed_precision=False,
+                  progress=False, on_epoch_end=on_epoch_end, log=lambda _: None)
     assert [r.epoch for r in history] == [1, 2, 3]
     best = max(history, key=lambda r: (r.val_accuracy, -r.val_loss))
     assert best_states[-1][0] == best.epoch

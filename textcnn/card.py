@@ -15,6 +15,7 @@ from typing import Any
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from textcnn.data import IMDB_HUB_ID
+from textcnn.settings import RunSettings
 
 LICENSE = "mit"
 LIBRARY_NAME = "textcnn"
@@ -23,9 +24,6 @@ TAGS = ["text-classification", "sentiment-analysis", "textcnn", "imdb", "pytorch
 DEFAULT_MODEL_NAME = "textcnn-imdb"
 PLACEHOLDER_REPO_ID = "your-name/textcnn-imdb"  # shown in the usage snippet until the repo is known
 
-# run options that say nothing about the model (where files went, how progress was shown, the push)
-_RUNTIME_ARGS = {"output_dir", "no_progress", "push_to_hub", "private", "revision", "num_proc", "threads",
-                 "resume", "checkpoint_dir"}
 
 
 def model_card(config: Any, metrics: dict | None = None, repo_id: str | None = None,
@@ -96,15 +94,15 @@ def _overview(config: dict, metrics: dict) -> str:
     widths = ", ".join(str(w) for w in config.get("filter_widths", []))
     num_filters = config.get("num_filters", 0)
     labels = " / ".join(f"`{label}`" for label in config.get("labels", ()))
-    args = metrics.get("args", {})
-    glove = args.get("glove", metrics.get("glove"))
-    frozen = bool(args.get("freeze_embeddings"))
+    settings = RunSettings.from_dict(metrics["args"]) if metrics.get("args") else None
+    glove = settings.glove if settings else metrics.get("glove")
+    frozen = bool(settings and settings.freeze_embeddings)
     tuned = "kept fixed during training" if frozen else "fine-tuned"
     if not glove or glove == "none":
         init = "randomly initialised" + (" and kept fixed" if frozen else " and trained")
     elif glove == "word2vec":
         init = f"initialised from word2vec vectors learned on IMDb's unlabelled and training reviews, then {tuned}"
-    elif args.get("adapt_embeddings"):
+    elif settings and settings.adapt_embeddings:
         init = (f"initialised from GloVe {glove} vectors that word2vec adapted to IMDb's unlabelled and "
                 f"training reviews, then {tuned}")
     else:
@@ -183,14 +181,14 @@ usual Hugging Face cache, and with `HF_HUB_OFFLINE=1` the cached copy is used.
 
 
 def _training(metrics: dict) -> str:
-    args = metrics.get("args", {})
+    settings = RunSettings.from_dict(metrics.get("args", {}))
     lines = ["## Training\n"]
-    dataset = args.get("dataset", IMDB_HUB_ID)
+    dataset = settings.dataset
     examples = metrics.get("examples", {})
     source = f"`{dataset}`" if dataset == IMDB_HUB_ID else f"a local copy of `{IMDB_HUB_ID}` (`{dataset}`)"
     lines.append(
         f"Data: {source}; {examples.get('train', 'n/a')} training and {examples.get('validation', 'n/a')} "
-        f"validation reviews (a stratified split of the train split, seed {args.get('seed', 'n/a')}), "
+        f"validation reviews (a stratified split of the train split, seed {settings.seed}), "
         f"{examples.get('test', 'n/a')} test reviews. The epoch with the best validation accuracy is kept.\n"
     )
     teacher = metrics.get("teacher")
@@ -204,7 +202,8 @@ def _training(metrics: dict) -> str:
         )
     if metrics.get("command"):
         lines.append(f"Command:\n\n```bash\n{metrics['command']}\n```\n")
-    config_rows = [f"| `{key}` | `{value}` |" for key, value in sorted(args.items()) if key not in _RUNTIME_ARGS]
+    # what the model depends on; where files went, how the run was shown and the push are left out
+    config_rows = [f"| `{key}` | `{value}` |" for key, value in sorted(settings.result_settings().items())]
     if config_rows:
         lines.append("| option | value |\n|---|---|\n" + "\n".join(config_rows) + "\n")
     figures = [

@@ -1,8 +1,14 @@
-"""IMDb through ``datasets``: loading, cached tokenisation, the validation split, and batching."""
+"""IMDb through ``datasets``: loading, checks, cached tokenisation, the validation split, and batching."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import ast
+import contextlib
+import hashlib
+import inspect
+import os
+import sys
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,16 +18,29 @@ import torch
 from textcnn.vocab import PAD_ID, Vocab
 
 IMDB_HUB_ID = "stanfordnlp/imdb"
+LABELS = (0, 1)  # negative, positive
+UNLABELLED = "unsupervised"  # the split whose reviews carry no label (-1)
 _tokenizer = None  # a Tokenizer per process, made on first use (spaCy is imported only then)
+_guarded_pid = None  # the worker process that has already tied its life to its parent's
+
+
+class DataError(ValueError):
+    """A data set that cannot be trained on; the message names the split (or file) and the problem."""
+
+
+class HubUnreachable(DataError):
+    """The data set is on the Hub, which cannot be reached, and no copy is cached."""
 
 
 def load_imdb(source: str | Path = IMDB_HUB_ID, splits: Sequence[str] = ("train", "test"), cache_dir=None):
     """The IMDb splits as a ``datasets.DatasetDict``, from a Hub id or a local copy of its layout.
 
     A local copy is a folder holding ``plain_text/{train,test,unsupervised}-*.parquet`` (or those
-    files directly), exactly as the Hub dataset stores them.
+    files directly), exactly as the Hub dataset stores them. Raises DataError for a missing split,
+    an unreadable file, or a Hub that cannot be reached (and no cached copy).
     """
     from datasets import DatasetDict, load_dataset
+    from datasets.exceptions import DatasetGenerationError
 
     path = Path(source)
     if path.is_dir():
@@ -29,14 +48,187 @@ def load_imdb(source: str | Path = IMDB_HUB_ID, splits: Sequence[str] = ("train"
         files = {split: sorted(str(p) for p in root.glob(f"{split}-*.parquet")) for split in splits}
         missing = [split for split, found in files.items() if not found]
         if missing:
-            raise FileNotFoundError(f"{root} has no parquet files for split(s) {missing} (expected {missing[0]}-*.parquet)")
-        return load_dataset("parquet", data_files=files, cache_dir=cache_dir)
-    loaded = load_dataset(str(source), cache_dir=cache_dir)
+            raise DataError(f"{root} has no parquet files for the {' and '.join(missing)} split"
+                            f"{'s' if len(missing) > 1 else ''} (expected {missing[0]}-*.parquet)")
+        for split, names in files.items():
+            for name in names:
+                _check_parquet(Path(name), split)
+        try:
+            return load_dataset("parquet", data_files=files, cache_dir=cache_dir)
+        except DatasetGenerationError as error:  # a file whose footer is intact but whose data is not
+            raise DataError(f"the parquet files of {root} could not be read ({error.__cause__ or error})") from error
+    try:
+        loaded = load_dataset(str(source), cache_dir=cache_dir)
+    except ConnectionError as error:  # datasets' answer when the Hub is unreachable and nothing is cached
+        raise HubUnreachable(f"could not reach the Hugging Face Hub to download {source}, and no copy is cached") from error
+    absent = [split for split in splits if split not in loaded]
+    if absent:
+        raise DataError(f"{source} has no {' or '.join(absent)} split (it has {', '.join(loaded)})")
     return DatasetDict({split: loaded[split] for split in splits})
 
 
-def _tokenize_batch(batch: dict) -> dict:
-    global _tokenizer
+def _check_parquet(path: Path, split: str) -> None:
+    """Refuse a file that is not a complete parquet file (a truncated copy loses its footer)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        metadata = pq.read_metadata(path)
+    except (pa.ArrowException, OSError) as error:
+        raise DataError(f"{path.name} (the {split} split) is not a readable parquet file: {error}") from error
+    if metadata.num_rows == 0:  # datasets cannot read a file without a row group
+        raise DataError(f"the {split} split is empty ({path.name} holds no rows)")
+    # checked here, per file: datasets would give a column one split lacks to it, full of nulls
+    _check_columns(split, metadata.schema.to_arrow_schema().names, f" ({path.name})")
+
+
+def check_splits(splits: Mapping, val_fraction: float) -> None:
+    """Raise DataError unless every split can be trained or tested on.
+
+    Labelled splits need a ``text`` column of non-empty strings and an integer ``label`` column of
+    0 (negative) and 1 (positive); the unlabelled split needs the texts only. The train split must
+    leave reviews of each class on both sides of the validation split.
+    """
+    for name, dataset in splits.items():
+        _check_columns(name, dataset.column_names)
+        if len(dataset) == 0:
+            raise DataError(f"the {name} split is empty")
+        _check_texts(name, dataset.data.column("text"))
+        if name != UNLABELLED:
+            _check_labels(name, dataset.data.column("label"))
+    if "train" in splits:
+        check_validation_size(splits["train"]["label"], val_fraction)
+
+
+def _check_columns(split: str, columns: Sequence[str], where: str = "") -> None:
+    needed = ("text",) if split == UNLABELLED else ("text", "label")
+    missing = [column for column in needed if column not in columns]
+    if missing:
+        raise DataError(f"the {split} split{where} has no {' or '.join(repr(c) for c in missing)} column "
+                        f"(its columns: {', '.join(columns) or 'none'})")
+
+
+def _check_texts(split: str, texts) -> None:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not (pa.types.is_string(texts.type) or pa.types.is_large_string(texts.type)):
+        raise DataError(f"the {split} split's texts are of type {texts.type}, not strings")
+    blank = pc.fill_null(pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(texts)), 0), True)  # null counts as blank
+    count = pc.sum(blank).as_py() or 0
+    if count:
+        first = int(np.flatnonzero(blank.to_numpy(zero_copy_only=False))[0])
+        raise DataError(f"the {split} split has {count} empty or missing text{'s' if count > 1 else ''} "
+                        f"(the first in row {first})")
+
+
+def _check_labels(split: str, labels) -> None:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not pa.types.is_integer(labels.type):
+        raise DataError(f"the {split} split's labels are of type {labels.type}, not integers "
+                        f"({LABELS[0]} negative, {LABELS[1]} positive)")
+    if labels.null_count:
+        raise DataError(f"the {split} split has {labels.null_count} missing label{'s' if labels.null_count > 1 else ''}")
+    values = set(pc.unique(labels).to_pylist())
+    if values - set(LABELS) == {-1}:
+        raise DataError(f"the {split} split has unlabelled reviews (label -1), which belong in the {UNLABELLED} split")
+    if values - set(LABELS):
+        raise DataError(f"the {split} split has labels {sorted(values - set(LABELS))}; "
+                        f"only {LABELS[0]} (negative) and {LABELS[1]} (positive) are allowed")
+
+
+def check_validation_size(labels: Sequence[int], fraction: float) -> None:
+    """Raise DataError unless ``stratified_split`` leaves each class on both sides (train and validation)."""
+    counts = np.bincount(np.asarray(labels, dtype=np.int64), minlength=len(LABELS))
+    held_out = [int(round(n * fraction)) for n in counts]
+    if any(h < 1 or n - h < 1 for n, h in zip(counts, held_out)):
+        raise DataError(
+            f"the train split is too small for a validation split of {fraction:g}: its "
+            + " and ".join(f"{n} reviews of class {c}" for c, n in enumerate(counts))
+            + " must leave at least one of each class for both training and validation"
+        )
+
+
+def tokenization_fingerprint() -> str:
+    """A hash of everything that decides the tokens: the tokenizer module's code (its cleaning
+    rules, settings and fast path) and the function here that calls it, comments and layout aside,
+    and spaCy's version (its English rules ship with it)."""
+    import spacy
+
+    import textcnn.tokenizer
+
+    sources = [Path(textcnn.tokenizer.__file__).read_text(encoding="utf-8"), inspect.getsource(_tokenize_batch)]
+    parts = [ast.dump(ast.parse(source)) for source in sources] + [spacy.__version__]
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
+
+def _die_with(parent_pid: int) -> None:
+    """End this process when the process ``parent_pid`` (its parent) ends, even by SIGKILL, which
+    runs no cleanup: a tokenising worker would otherwise wait for work for ever."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        # PR_SET_PDEATHSIG (1): the kernel kills this process when the thread that forked it exits
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
+    else:
+        import threading
+        import time
+
+        def watch() -> None:
+            while os.getppid() == parent_pid:
+                time.sleep(1)
+            os._exit(1)
+
+        threading.Thread(target=watch, daemon=True, name="parent-watch").start()
+    if os.getppid() != parent_pid:  # the parent died before the line above took effect
+        os._exit(1)
+
+
+# processes forked while tokenising are datasets' workers; the state lives in this process only
+_fork_guard = {"registered": False, "active": 0, "parent": 0, "from_main_thread": False}
+
+
+def _before_fork() -> None:
+    import threading
+
+    _fork_guard["parent"] = os.getpid()
+    _fork_guard["from_main_thread"] = threading.current_thread() is threading.main_thread()
+
+
+def _after_fork_in_child() -> None:
+    # only children of the main thread: the kernel's signal follows the forking thread, not the process
+    if _fork_guard["active"] and _fork_guard["from_main_thread"]:
+        _die_with(_fork_guard["parent"])
+
+
+@contextlib.contextmanager
+def _workers_die_with_this_process() -> Iterator[None]:
+    """Processes forked inside the block end when this one does (set in the child right after the
+    fork, before it could wait for work). Workers started another way are tied to their parent by
+    :func:`_tokenize_batch` on their first batch."""
+    if not _fork_guard["registered"] and hasattr(os, "register_at_fork"):
+        os.register_at_fork(before=_before_fork, after_in_child=_after_fork_in_child)
+        _fork_guard["registered"] = True
+    _fork_guard["active"] += 1
+    try:
+        yield
+    finally:
+        _fork_guard["active"] -= 1
+
+
+def _tokenize_batch(batch: dict, rules: str = "") -> dict:
+    """``rules`` is the tokenization fingerprint: unused here, it is part of the cache key."""
+    global _tokenizer, _guarded_pid
+    if _guarded_pid != os.getpid():
+        import multiprocess
+
+        parent = multiprocess.parent_process()
+        if parent is not None:  # a worker process
+            _die_with(parent.pid)
+        _guarded_pid = os.getpid()
     if _tokenizer is None:
         from textcnn.tokenizer import Tokenizer
 
@@ -45,15 +237,18 @@ def _tokenize_batch(batch: dict) -> dict:
 
 
 def tokenize_dataset(dataset, num_proc: int | None = None):
-    """Add a ``tokens`` column (drops ``text``); ``datasets`` caches the result on disk."""
-    return dataset.map(
-        _tokenize_batch,
-        batched=True,
-        batch_size=1_000,
-        num_proc=num_proc if num_proc and num_proc > 1 else None,
-        remove_columns=["text"],
-        desc="tokenizing",
-    )
+    """Add a ``tokens`` column (drops ``text``); ``datasets`` caches the result on disk, keyed by
+    the data and :func:`tokenization_fingerprint`, so a change of tokenizer or spaCy re-tokenises."""
+    with _workers_die_with_this_process():
+        return dataset.map(
+            _tokenize_batch,
+            batched=True,
+            batch_size=1_000,
+            num_proc=num_proc if num_proc and num_proc > 1 else None,
+            remove_columns=["text"],
+            fn_kwargs={"rules": tokenization_fingerprint()},
+            desc="tokenizing",
+        )
 
 
 def stratified_split(labels: Sequence[int], fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -47,6 +47,11 @@ class TextCNNConfig:
     def num_features(self) -> int:
         return len(self.filter_widths) * self.num_filters
 
+    @property
+    def min_length(self) -> int:
+        """The shortest padded length: every filter needs one full window."""
+        return max(self.filter_widths)
+
 
 def mask_padded_windows(scores: torch.Tensor, lengths: torch.Tensor, width: int) -> torch.Tensor:
     """``scores`` (B, F, windows) with -inf for the windows that start past each text's last full n-gram.

@@ -46,6 +46,7 @@ def to_device(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
 def train_epoch(
     model: nn.Module,
     batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
+    *,
     optimizer: torch.optim.Optimizer,
     device: torch.device,
     scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
@@ -91,6 +92,7 @@ def train_epoch(
 def evaluate(
     model: nn.Module,
     batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
+    *,
     device: torch.device,
     mixed_precision: bool = True,
     total: int | None = None,
@@ -112,6 +114,7 @@ def evaluate(
 
 def fit(
     model: nn.Module,
+    *,
     optimizer: torch.optim.Optimizer,
     epochs: int,
     train_batches: Callable[[int], tuple[Iterable, int]],
@@ -138,11 +141,13 @@ def fit(
         batches, count = train_batches(epoch)
         lr = optimizer.param_groups[0]["lr"]
         train_loss, train_acc = train_epoch(
-            model, batches, optimizer, device, scheduler, mixed_precision, max_norm, count, progress, f"epoch {epoch}"
+            model, batches, optimizer=optimizer, device=device, scheduler=scheduler, mixed_precision=mixed_precision,
+            max_norm=max_norm, total=count, progress=progress, desc=f"epoch {epoch}",
         )
         batches, count = val_batches()
         # evaluated in fp32, as the model will be served, so the chosen epoch is judged on what ships
-        val_loss, val_acc = evaluate(model, batches, device, False, count, progress, "validation")
+        val_loss, val_acc = evaluate(model, batches, device=device, mixed_precision=False, total=count,
+                                     progress=progress, desc="validation")
         result = EpochResult(epoch, train_loss, train_acc, val_loss, val_acc, time.perf_counter() - started, lr)
         best = max(history, key=lambda r: (r.val_accuracy, -r.val_loss), default=None)
         is_best = best is None or (result.val_accuracy, -result.val_loss) > (best.val_accuracy, -best.val_loss)

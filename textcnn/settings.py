@@ -1,0 +1,124 @@
+"""The settings of a training run, as one typed object.
+
+``train.py`` parses its command line into :class:`RunSettings`; ``metrics.json`` stores them (as
+``"args"``), and the model card reads them back from there. Each field belongs to one group, and
+the groups are the only definition of two rules:
+
+- ``data``: decides what is prepared before the CNN trains (the encoded splits, the vocabulary,
+  the teacher's soft labels, the initial vectors); a prepared folder is reused only when these match.
+- ``runtime``: where files go, how the run is shown, on what it runs; they may differ between a
+  run and its ``--resume`` and are left off the model card, since the model does not depend on them.
+
+Every other field shapes the model or its training.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from textcnn.data import IMDB_HUB_ID
+
+DATA, RUNTIME = "data", "runtime"
+
+
+def _data(default: Any) -> Any:
+    return field(default=default, metadata={"group": DATA})
+
+
+def _runtime(default: Any) -> Any:
+    return field(default=default, metadata={"group": RUNTIME})
+
+
+class SettingsError(ValueError):
+    """Settings that cannot work together (one sentence, for the user)."""
+
+
+@dataclass
+class RunSettings:
+    # data
+    dataset: str = _data(IMDB_HUB_ID)
+    val_fraction: float = _data(0.1)
+    max_tokens: int = _data(1000)
+    num_proc: int = _runtime(2)
+    prepared: str | None = _runtime(None)
+    # vocabulary and embeddings
+    vocab_size: int = _data(30_000)
+    min_freq: int = _data(2)
+    glove: str = _data("6B.50d")
+    adapt_embeddings: bool | None = _data(None)  # None: on with pretrained vectors (see resolved())
+    embedding_dim: int | None = _data(None)
+    # distillation
+    distill: bool = _data(True)
+    distill_reviews: int | None = _data(None)
+    teacher_c: float = _data(1.0)
+    freeze_embeddings: bool = False
+    # model
+    filter_widths: list[int] = field(default_factory=lambda: [3, 4, 5])
+    num_filters: int = 300
+    dropout: float = 0.2
+    embedding_dropout: float = 0.05
+    # optimisation
+    epochs: int = 3
+    batch_size: int = 50
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    schedule: str = "linear"
+    max_norm: float | None = None
+    no_bucket: bool = False
+    seed: int = _data(0)
+    # runtime and output
+    device: str = _runtime("auto")
+    no_mixed_precision: bool = False
+    threads: int | None = _runtime(None)
+    output_dir: str = _runtime("runs/textcnn-imdb")
+    no_progress: bool = _runtime(False)
+    verbose: bool = _runtime(False)
+    resume: bool = _runtime(False)
+    checkpoint_dir: str | None = _runtime(None)
+    no_test: bool = False
+    dry_run: bool = _data(False)
+    # publishing
+    push_to_hub: str | None = _runtime(None)
+    private: bool = _runtime(False)
+    revision: str | None = _runtime(None)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> RunSettings:
+        """Settings from a stored dict (``metrics.json``'s ``"args"``): unknown keys (options of
+        other versions) are ignored, missing ones take their defaults."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in names})
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def group(self, name: str) -> dict:
+        """The settings of one group (``DATA`` or ``RUNTIME``), by name."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.metadata.get("group") == name}
+
+    def result_settings(self) -> dict:
+        """Every setting the trained model depends on (all but the runtime ones)."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.metadata.get("group") != RUNTIME}
+
+    @property
+    def pretrained_vectors(self) -> bool:
+        """Whether the embeddings start from GloVe (not word2vec trained here, not random)."""
+        return self.glove not in ("word2vec", "none")
+
+    @property
+    def needs_unlabelled(self) -> bool:
+        """Whether the unsupervised split is read (for in-domain vectors or distillation)."""
+        return self.glove == "word2vec" or bool(self.adapt_embeddings) or self.distill
+
+    def resolved(self) -> RunSettings:
+        """These settings checked, with the implied values filled in; raises SettingsError."""
+        if (self.private or self.revision) and not self.push_to_hub:
+            raise SettingsError("--private and --revision only apply with --push-to-hub")
+        if self.adapt_embeddings and not self.pretrained_vectors:
+            raise SettingsError("--adapt-embeddings continues pretrained vectors: use it with GloVe")
+        if not 0 < self.val_fraction < 1:
+            raise SettingsError(f"--val-fraction must be between 0 and 1, got {self.val_fraction}")
+        adapt = self.pretrained_vectors if self.adapt_embeddings is None else self.adapt_embeddings
+        return dataclasses.replace(self, adapt_embeddings=adapt, epochs=1 if self.dry_run else self.epochs)
