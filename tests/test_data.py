@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -99,3 +101,52 @@ def test_batches_carry_soft_targets_when_the_split_has_them():
     hard = encode([["good"], ["bad"]], [1, 0], vocab, 5)
     (_, labels), = iterate_batches(hard, [np.array([1, 0])], 3)
     assert labels.tolist() == [0, 1]
+
+
+def test_tokenization_fingerprint_follows_the_tokenizer_code_and_spacy(tmp_path, monkeypatch):
+    import spacy
+
+    import textcnn.tokenizer
+    from textcnn.data import tokenization_fingerprint
+
+    original = tokenization_fingerprint()
+    assert tokenization_fingerprint() == original
+    source = Path(textcnn.tokenizer.__file__).read_text(encoding="utf-8")
+    commented = tmp_path / "commented.py"
+    commented.write_text(f"# a comment changes no token\n\n{source}\n# nor does layout\n\n", encoding="utf-8")
+    monkeypatch.setattr(textcnn.tokenizer, "__file__", str(commented))
+    assert tokenization_fingerprint() == original
+    changed = tmp_path / "changed.py"
+    changed.write_text(source.replace(".lower()", ""), encoding="utf-8")  # a cleaning rule removed
+    assert source != changed.read_text(encoding="utf-8")
+    monkeypatch.setattr(textcnn.tokenizer, "__file__", str(changed))
+    assert tokenization_fingerprint() != original
+    monkeypatch.setattr(textcnn.tokenizer, "__file__", str(commented))
+    monkeypatch.setattr(spacy, "__version__", "0.0.0")
+    assert tokenization_fingerprint() != original
+
+
+def test_a_changed_tokenizer_tokenises_again_instead_of_reading_the_cache(tiny_imdb, tmp_path, monkeypatch):
+    import textcnn.data
+
+    test = load_imdb(tiny_imdb, splits=("test",), cache_dir=tmp_path / "cache")["test"]
+    first = tokenize_dataset(test)
+    assert tokenize_dataset(test).cache_files == first.cache_files  # same tokenizer: read from the cache
+    monkeypatch.setattr(textcnn.data, "tokenization_fingerprint", lambda: "other rules")
+    second = tokenize_dataset(test)
+    assert second.cache_files != first.cache_files
+    assert second["tokens"] == first["tokens"]  # tokenised anew (by the same code here)
+
+
+def test_check_splits_reads_hub_shaped_data():
+    from datasets import Dataset
+
+    from textcnn.data import check_splits
+
+    good = {"train": Dataset.from_dict({"text": ["good film", "bad film"] * 10, "label": [1, 0] * 10}),
+            "unsupervised": Dataset.from_dict({"text": ["a film"], "label": [-1]})}
+    check_splits(good, 0.1)
+    with pytest.raises(DataError, match="the test split has no 'label' column"):
+        check_splits({**good, "test": Dataset.from_dict({"text": ["x"]})}, 0.1)
+    with pytest.raises(DataError, match="the train split has labels \\[2\\]"):
+        check_splits({"train": Dataset.from_dict({"text": ["a", "b"] * 10, "label": [1, 2] * 10})}, 0.1)

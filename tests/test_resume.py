@@ -1,6 +1,7 @@
 """Interrupted training: SIGKILL mid-run then --resume, and Ctrl-C, on a tiny dataset."""
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -95,3 +96,142 @@ def test_ctrl_c_keeps_the_best_model_so_far(tiny_imdb, tmp_path):
     from textcnn.pipeline import SentimentPipeline
 
     assert SentimentPipeline.from_pretrained(out)("a great film").label in ("neg", "pos")
+
+
+# --- what a killed run leaves behind --------------------------------------------------------
+
+def dead_pid() -> int:
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
+
+
+def test_a_writer_killed_mid_folder_leaves_a_staging_folder_the_next_write_removes(tmp_path):
+    from textcnn.atomic import atomic_directory
+
+    target = tmp_path / "model"
+    script = ("import os, signal, sys; from textcnn.atomic import atomic_directory\n"
+              "with atomic_directory(sys.argv[1]) as staging:\n"
+              "    (staging / 'weights').write_bytes(b'x' * 1000)\n"
+              "    os.kill(os.getpid(), signal.SIGKILL)\n")
+    killed = subprocess.run([sys.executable, "-c", script, str(target)], cwd=ROOT, capture_output=True)
+    assert killed.returncode == -signal.SIGKILL
+    [leftover] = tmp_path.glob(".model.staging-*")
+    assert not target.exists()
+    with atomic_directory(target) as staging:
+        (staging / "weights").write_bytes(b"y")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"] and not leftover.exists()
+
+
+def test_a_live_writers_staging_folder_is_left_alone(tmp_path):
+    from textcnn.atomic import remove_stale_staging
+
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        live = tmp_path / f".model.staging-{sleeper.pid}-abcd1234"
+        stale = tmp_path / f".model.staging-{dead_pid()}-abcd1234"
+        legacy = tmp_path / ".model.staging-q1w2e3r4"  # no process id: an earlier version's
+        tmp_file = tmp_path / f".model.{dead_pid()}-zx81ab_9.tmp"
+        unrelated = tmp_path / ".model.checkpoint.staging-1-abcd1234"  # another target's
+        for folder in (live, stale, legacy, unrelated):
+            folder.mkdir()
+        tmp_file.write_bytes(b"")
+        assert set(remove_stale_staging(tmp_path / "model")) == {stale, legacy, tmp_file}
+        assert live.exists() and unrelated.exists()
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+def test_a_writer_killed_between_the_two_renames_gets_the_previous_folder_back(tmp_path):
+    from textcnn.atomic import remove_stale_staging
+
+    previous = tmp_path / f".model.old-{dead_pid()}-abcd1234"
+    previous.mkdir()
+    (previous / "weights").write_bytes(b"previous")
+    (tmp_path / f".model.staging-{dead_pid()}-efgh5678").mkdir()
+    remove_stale_staging(tmp_path / "model")
+    assert (tmp_path / "model" / "weights").read_bytes() == b"previous"
+    assert [p.name for p in tmp_path.iterdir()] == ["model"]
+
+
+def test_train_removes_stale_staging_folders_on_start(tmp_path):
+    out = tmp_path / "model"
+    leftovers = [tmp_path / f".model.staging-{dead_pid()}-abcd1234",
+                 tmp_path / f".model.checkpoint.staging-{dead_pid()}-abcd1234",
+                 tmp_path / f".prepared.old-{dead_pid()}-abcd1234"]
+    (tmp_path / "prepared").mkdir()
+    for leftover in leftovers:
+        leftover.mkdir()
+    result = subprocess.run(train_command(tmp_path / "no-such-data", out, "--prepared", str(tmp_path / "prepared")),
+                            capture_output=True, text=True)
+    assert result.returncode == 2 and "no-such-data" in result.stderr  # refused, but only after tidying up
+    assert not any(leftover.exists() for leftover in leftovers)
+
+
+def descendants(pid: int) -> set[int]:
+    """Live (not zombie) processes under ``pid``, from /proc."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                state, ppid = (entry / "stat").read_text().rsplit(")", 1)[1].split()[:2]
+            except (OSError, ValueError):
+                continue
+            if state != "Z":
+                parents[int(entry.name)] = int(ppid)
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def many_reviews(root: Path, n: int) -> Path:
+    """Reviews of made-up words: every chunk is new to the tokenizer's cache, so tokenising takes a while."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(0)
+    letters = np.frombuffer(b"abcdefghijklmnopqrstuvwxyz", dtype="S1")
+    words = rng.choice(letters, size=(n * 60, 7)).view("S7").ravel().astype(str)
+    texts = [" ".join(words[i * 60 : (i + 1) * 60]) + "." for i in range(n)]
+    folder = root / "plain_text"
+    folder.mkdir(parents=True)
+    for split, rows in (("train", texts), ("test", texts[:100])):
+        pq.write_table(pa.table({"text": rows, "label": [i % 2 for i in range(len(rows))]}),
+                       folder / f"{split}-00000-of-00001.parquet")
+    return root
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process tree from /proc")
+def test_tokenising_workers_die_with_a_killed_run(tmp_path):
+    dataset = many_reviews(tmp_path / "data", 8000)
+    env = {**os.environ, "HF_DATASETS_CACHE": str(tmp_path / "cache")}  # nothing tokenised yet
+    command = train_command(dataset, tmp_path / "model", "--no-distill")
+    command[command.index("--num-proc") + 1] = "2"
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    workers: set[int] = set()
+    deadline = time.monotonic() + 180
+    while len(workers) < 2 and process.poll() is None and time.monotonic() < deadline:
+        workers = descendants(process.pid)
+        time.sleep(0.02)
+    assert len(workers) >= 2, "the run never started its tokenising workers"
+    time.sleep(1)  # into the work: each worker has its shard
+    process.kill()
+    process.wait()
+    deadline = time.monotonic() + 60
+    while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    survivors = [pid for pid in workers if alive(pid)]
+    for pid in survivors:
+        os.kill(pid, signal.SIGKILL)
+    assert not survivors, f"{len(survivors)} worker process(es) outlived the killed run"

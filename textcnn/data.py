@@ -61,6 +61,8 @@ def load_imdb(source: str | Path = IMDB_HUB_ID, splits: Sequence[str] = ("train"
         loaded = load_dataset(str(source), cache_dir=cache_dir)
     except ConnectionError as error:  # datasets' answer when the Hub is unreachable and nothing is cached
         raise HubUnreachable(f"could not reach the Hugging Face Hub to download {source}, and no copy is cached") from error
+    except FileNotFoundError as error:
+        raise DataError(f"{source} is neither a folder here nor a data set on the Hugging Face Hub") from error
     absent = [split for split in splits if split not in loaded]
     if absent:
         raise DataError(f"{source} has no {' or '.join(absent)} split (it has {', '.join(loaded)})")
