@@ -1,7 +1,7 @@
 """Train a Kim (2014) TextCNN on IMDb and write a model folder (optionally push it to the Hub).
 
     python train.py --dataset ../shared/data/imdb --output-dir models/textcnn-imdb
-    python train.py --dataset ../shared/data/imdb --dry-run   # a few batches on a small slice, in seconds
+    python train.py --dataset ../shared/data/imdb --dry-run   # a few batches on a small slice
 
 Without --dataset the data comes from the Hugging Face Hub (stanfordnlp/imdb).
 """
@@ -136,7 +136,8 @@ def parse_args(argv: list[str] | None = None) -> RunSettings:
                    help="where the per-epoch checkpoint lives, removed after success (by default the output folder's name + .checkpoint)")
     p.add_argument("--no-test", action="store_true", help="skip the test-split evaluation (for tuning runs: decide on validation only)")
     p.add_argument("--dry-run", action="store_true",
-                   help=f"{DRY_RUN_REVIEWS} reviews per split, 1 epoch of {DRY_RUN_STEPS} batches: checks the whole script in seconds")
+                   help=f"{DRY_RUN_REVIEWS} reviews per split, 1 epoch of {DRY_RUN_STEPS} batches: checks the whole script "
+                        "in about half a minute on a 2-core CPU (once the data set is cached)")
     # publishing
     p.add_argument("--push-to-hub", metavar="REPO_ID", default=d.push_to_hub, help="push the finished model folder to this Hub repo, in one commit (token: HF_TOKEN or `hf auth login`)")
     p.add_argument("--private", action="store_true", help="with --push-to-hub: create the repo private (an existing repo keeps its visibility)")
@@ -195,6 +196,8 @@ def checkpoint_folder(settings: RunSettings) -> Path:
 def load_checked(settings: RunSettings) -> dict:
     """The raw splits this run needs, checked before anything is tokenised (Refused otherwise)."""
     splits = ("train", "test", "unsupervised") if settings.needs_unlabelled else ("train", "test")
+    if not Path(settings.dataset).is_dir():  # a slow start (or retries, without network) has a reason
+        log.info("reading %s from the Hugging Face Hub (or the local cache)", settings.dataset)
     try:
         raw = load_imdb(settings.dataset, splits=splits)
         check_splits(raw, settings.val_fraction)

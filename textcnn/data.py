@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import functools
 import hashlib
 import inspect
 import os
@@ -99,7 +100,7 @@ def check_splits(splits: Mapping, val_fraction: float) -> None:
         if name != UNLABELLED:
             _check_labels(name, dataset.data.column("label"))
     if "train" in splits:
-        check_validation_size(splits["train"]["label"], val_fraction)
+        check_validation_size(splits["train"].data.column("label").to_numpy(), val_fraction)
 
 
 def _check_columns(split: str, columns: Sequence[str], where: str = "") -> None:
@@ -161,8 +162,13 @@ def tokenization_fingerprint() -> str:
 
     import textcnn.tokenizer
 
-    sources = [Path(textcnn.tokenizer.__file__).read_text(encoding="utf-8"), inspect.getsource(_tokenize_batch)]
-    parts = [ast.dump(ast.parse(source)) for source in sources] + [spacy.__version__]
+    return _fingerprint(textcnn.tokenizer.__file__, spacy.__version__)
+
+
+@functools.cache  # parsing the sources takes a while; a run tokenises up to three splits
+def _fingerprint(tokenizer_file: str, spacy_version: str) -> str:
+    sources = [Path(tokenizer_file).read_text(encoding="utf-8"), inspect.getsource(_tokenize_batch)]
+    parts = [ast.dump(ast.parse(source)) for source in sources] + [spacy_version]
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
 
