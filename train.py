@@ -17,8 +17,8 @@ import platform
 import shutil
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -30,12 +30,10 @@ from textcnn.data import (
     DataError,
     EncodedSplit,
     HubUnreachable,
-    batch_indices,
     check_splits,
     check_validation_size,
     concatenate,
     encode,
-    iterate_batches,
     load_imdb,
     stratified_split,
     tokenize_dataset,
@@ -49,7 +47,7 @@ from textcnn.precision import native_bf16
 from textcnn.prepared import Prepared, SettingsMismatch, is_prepared, load_prepared, save_prepared
 from textcnn.settings import DATA, RunSettings, SettingsError
 from textcnn.teacher import NgramTeacher
-from textcnn.training import EpochResult, evaluate, fit
+from textcnn.training import Batches, EpochResult, evaluate, fit
 from textcnn.vocab import Vocab
 from textcnn.word2vec import train_word2vec
 
@@ -304,41 +302,19 @@ def build_optimizer(model: TextCNN, settings: RunSettings, total_steps: int):
     return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: max(0.0, 1 - step / total_steps))
 
 
-@dataclass
-class Batches:
-    """How this run cuts reviews into padded batches: training ones in a seeded random order."""
-
-    train_data: EncodedSplit
-    batch_size: int
-    bucket: bool
-    steps_per_epoch: int
-    min_length: int
-    multiple: int  # padded lengths are rounded up to a multiple of this
-    rng: np.random.Generator  # checkpointed with the model, so a resumed run draws the same batches
-
-    @classmethod
-    def for_run(cls, settings: RunSettings, config: TextCNNConfig, device: torch.device,
-                train_data: EncodedSplit) -> Batches:
-        steps = math.ceil(len(train_data) / settings.batch_size)
-        # cuDNN picks (and with benchmark on, times) its kernels per input shape: lengths rounded up to a
-        # multiple of 64 leave a few dozen shapes instead of hundreds; the padding is masked, so results hold
-        return cls(train_data, settings.batch_size, not settings.no_bucket,
-                   min(steps, DRY_RUN_STEPS) if settings.dry_run else steps, config.min_length,
-                   64 if device.type == "cuda" else 1, np.random.default_rng(settings.seed))
-
-    def training(self, epoch: int):
-        batches = batch_indices(self.train_data.lengths, self.batch_size, self.rng, bucket=self.bucket)[: self.steps_per_epoch]
-        return iterate_batches(self.train_data, batches, self.min_length, self.multiple), len(batches)
-
-    def evaluation(self, split: EncodedSplit):
-        batches = batch_indices(split.lengths, 256, None, bucket=self.bucket)
-        return iterate_batches(split, batches, self.min_length, self.multiple), len(batches)
+def make_batches(settings: RunSettings, config: TextCNNConfig, device: torch.device, train_data: EncodedSplit) -> Batches:
+    steps = math.ceil(len(train_data) / settings.batch_size)
+    # cuDNN picks (and with benchmark on, times) its kernels per input shape: lengths rounded up to a
+    # multiple of 64 leave a few dozen shapes instead of hundreds; the padding is masked, so results hold
+    return Batches(train_data, batch_size=settings.batch_size, bucket=not settings.no_bucket,
+                   steps_per_epoch=min(steps, DRY_RUN_STEPS) if settings.dry_run else steps,
+                   min_length=config.min_length, multiple=64 if device.type == "cuda" else 1,
+                   rng=np.random.default_rng(settings.seed))
 
 
 # --- training, with a checkpoint per epoch ------------------------------------------------------
 
-@dataclass
-class Trained:
+class Trained(NamedTuple):
     history: list[EpochResult]
     best: EpochResult
     interrupted: bool  # Ctrl-C: the best finished epoch, not a finished run
@@ -467,7 +443,7 @@ def main(argv: list[str] | None = None) -> dict:
     if settings.threads:
         torch.set_num_threads(settings.threads)
     device = pick_device(settings.device)
-    torch.backends.cudnn.benchmark = device.type == "cuda"  # few shapes (see Batches): timing each pays off
+    torch.backends.cudnn.benchmark = device.type == "cuda"  # few shapes (see make_batches): timing each pays off
     mixed = native_bf16(device) and not settings.no_mixed_precision
     log.info("device %s%s", device, " (bf16 mixed precision)" if mixed else "")
 
@@ -478,7 +454,7 @@ def main(argv: list[str] | None = None) -> dict:
     times["prepared"] = time.perf_counter()
 
     model = build_model(settings, data, device)
-    batches = Batches.for_run(settings, model.config, device, train_data)
+    batches = make_batches(settings, model.config, device, train_data)
     optimizer, scheduler = build_optimizer(model, settings, total_steps=batches.steps_per_epoch * settings.epochs)
     run = train_with_checkpoints(model, optimizer, scheduler, batches, data.validation, settings,
                                  device=device, mixed_precision=mixed)

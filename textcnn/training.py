@@ -6,11 +6,13 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from textcnn.data import EncodedSplit, batch_indices, iterate_batches
 from textcnn.precision import autocast
 
 PROGRESS_EVERY = 50  # steps between updates of the progress bar's running loss and accuracy
@@ -34,6 +36,33 @@ class EpochResult:
             f"epoch {self.epoch}: train loss {self.train_loss:.4f} acc {self.train_accuracy:.4f} | "
             f"val loss {self.val_loss:.4f} acc {self.val_accuracy:.4f} | {self.seconds:.1f}s"
         )
+
+
+@dataclass
+class Batches:
+    """How a run cuts reviews into padded batches: the training ones in a seeded random order.
+
+    ``training`` and ``evaluation`` return (iterator of (ids, targets), number of batches), as
+    :func:`fit` wants them.
+    """
+
+    train_data: EncodedSplit
+    batch_size: int
+    bucket: bool  # similar lengths together (little padding)
+    steps_per_epoch: int
+    min_length: int  # the model's shortest padded length
+    multiple: int  # padded lengths are rounded up to a multiple of this
+    rng: np.random.Generator  # checkpointed with the model, so a resumed run draws the same batches
+    eval_batch_size: int = 256
+
+    def training(self, epoch: int) -> tuple[Iterable, int]:
+        order = batch_indices(self.train_data.lengths, self.batch_size, self.rng, bucket=self.bucket)
+        batches = order[: self.steps_per_epoch]
+        return iterate_batches(self.train_data, batches, self.min_length, self.multiple), len(batches)
+
+    def evaluation(self, split: EncodedSplit) -> tuple[Iterable, int]:
+        batches = batch_indices(split.lengths, self.eval_batch_size, None, bucket=self.bucket)
+        return iterate_batches(split, batches, self.min_length, self.multiple), len(batches)
 
 
 def to_device(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
