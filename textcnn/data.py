@@ -57,7 +57,10 @@ def load_imdb(source: str | Path = IMDB_HUB_ID, splits: Sequence[str] = ("train"
         try:
             return load_dataset("parquet", data_files=files, cache_dir=cache_dir)
         except DatasetGenerationError as error:  # a file whose footer is intact but whose data is not
-            raise DataError(f"the parquet files of {root} could not be read ({error.__cause__ or error})") from error
+            for split, names in files.items():
+                for name in names:
+                    _check_parquet(Path(name), split, whole=True)  # names the file
+            raise DataError(f"the parquet files of {root} could not be read: {_one_line(error.__cause__ or error)}") from error
     try:
         loaded = load_dataset(str(source), cache_dir=cache_dir)
     except ConnectionError as error:  # datasets' answer when the Hub is unreachable and nothing is cached
@@ -70,15 +73,22 @@ def load_imdb(source: str | Path = IMDB_HUB_ID, splits: Sequence[str] = ("train"
     return DatasetDict({split: loaded[split] for split in splits})
 
 
-def _check_parquet(path: Path, split: str) -> None:
-    """Refuse a file that is not a complete parquet file (a truncated copy loses its footer)."""
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split())
+
+
+def _check_parquet(path: Path, split: str, whole: bool = False) -> None:
+    """Refuse a file that is not a complete parquet file (a truncated copy loses its footer);
+    ``whole`` reads all its data too, not only the footer."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     try:
         metadata = pq.read_metadata(path)
+        if whole:
+            pq.read_table(path)
     except (pa.ArrowException, OSError) as error:
-        raise DataError(f"{path.name} (the {split} split) is not a readable parquet file: {error}") from error
+        raise DataError(f"{path.name} (the {split} split) is not a readable parquet file: {_one_line(error)}") from error
     if metadata.num_rows == 0:  # datasets cannot read a file without a row group
         raise DataError(f"the {split} split is empty ({path.name} holds no rows)")
     # checked here, per file: datasets would give a column one split lacks to it, full of nulls
@@ -172,15 +182,24 @@ def _fingerprint(tokenizer_file: str, spacy_version: str) -> str:
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
 
-def _die_with(parent_pid: int) -> None:
+def _prctl():
+    """libc's prctl on Linux (None elsewhere), looked up in the parent: a child just forked from a
+    threaded process should not take the dynamic loader's lock."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    return ctypes.CDLL(None, use_errno=True).prctl
+
+
+def _die_with(parent_pid: int, prctl=None) -> None:
     """End this process when the process ``parent_pid`` (its parent) ends, even by SIGKILL, which
     runs no cleanup: a tokenising worker would otherwise wait for work for ever."""
-    if sys.platform.startswith("linux"):
-        import ctypes
+    prctl = prctl or _prctl()
+    if prctl is not None:
         import signal
 
-        # PR_SET_PDEATHSIG (1): the kernel kills this process when the thread that forked it exits
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
+        prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: the kernel kills this process when the thread that forked it exits
     else:
         import threading
         import time
@@ -196,7 +215,7 @@ def _die_with(parent_pid: int) -> None:
 
 
 # processes forked while tokenising are datasets' workers; the state lives in this process only
-_fork_guard = {"registered": False, "active": 0, "parent": 0, "from_main_thread": False}
+_fork_guard = {"registered": False, "active": 0, "parent": 0, "from_main_thread": False, "prctl": None}
 
 
 def _before_fork() -> None:
@@ -209,7 +228,7 @@ def _before_fork() -> None:
 def _after_fork_in_child() -> None:
     # only children of the main thread: the kernel's signal follows the forking thread, not the process
     if _fork_guard["active"] and _fork_guard["from_main_thread"]:
-        _die_with(_fork_guard["parent"])
+        _die_with(_fork_guard["parent"], _fork_guard["prctl"])
 
 
 @contextlib.contextmanager
@@ -218,6 +237,7 @@ def _workers_die_with_this_process() -> Iterator[None]:
     fork, before it could wait for work). Workers started another way are tied to their parent by
     :func:`_tokenize_batch` on their first batch."""
     if not _fork_guard["registered"] and hasattr(os, "register_at_fork"):
+        _fork_guard["prctl"] = _prctl()
         os.register_at_fork(before=_before_fork, after_in_child=_after_fork_in_child)
         _fork_guard["registered"] = True
     _fork_guard["active"] += 1
