@@ -15,7 +15,7 @@ from conftest import FILLER, NEGATIVE, POSITIVE
 from textcnn.card import CODE_URL, PLACEHOLDER_REPO_ID, model_card
 from textcnn.hub import model_card_for_folder
 from textcnn.model import TextCNN, TextCNNConfig
-from textcnn.pipeline import SentimentPipeline
+from textcnn.pipeline import BUNDLED_MODEL, SentimentPipeline
 
 CONFIG = TextCNNConfig(vocab_size=30_000, embedding_dim=50, filter_widths=(3, 4, 5), num_filters=100, max_tokens=1000)
 
@@ -167,12 +167,16 @@ def standalone_snippet(card_text: str) -> str:
     return snippet
 
 
-def test_the_standalone_snippet_gives_the_packages_probabilities(tiny_model_dir, tmp_path):
+@pytest.mark.parametrize("which", ["tiny", "bundled"])
+def test_the_standalone_snippet_gives_the_packages_probabilities(tiny_model_dir, tmp_path, which):
     """The card's torch + safetensors + spaCy code, run as a user would (textcnn unimportable), on a saved folder."""
-    snippet = standalone_snippet(str(model_card_for_folder(tiny_model_dir, "me/tiny-model", "v1")))
+    folder = tiny_model_dir if which == "tiny" else BUNDLED_MODEL
+    if not folder.is_dir():
+        pytest.skip("no bundled model (models/textcnn-imdb)")
+    snippet = standalone_snippet(str(model_card_for_folder(folder, "me/tiny-model", "v1")))
     assert "textcnn" not in snippet and 'folder = "tiny-model"' in snippet
-    shutil.copytree(tiny_model_dir, tmp_path / "tiny-model")  # where `hf download ... --local-dir` puts it
-    long_review = " ".join(POSITIVE + FILLER * 5 + NEGATIVE)  # more than the model's 50 tokens
+    shutil.copytree(folder, tmp_path / "tiny-model")  # where `hf download ... --local-dir` puts it
+    long_review = " ".join((POSITIVE + FILLER * 5 + NEGATIVE) * 14)  # 1,064 tokens: more than either model reads
     texts = [
         "A wonderful film.<br /><br />The actors were SUPERB!",  # HTML breaks, upper case
         "awful",  # shorter than the widest filter
@@ -188,8 +192,8 @@ def test_the_standalone_snippet_gives_the_packages_probabilities(tiny_model_dir,
     result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, cwd=tmp_path, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     standalone = json.loads(result.stdout.strip().splitlines()[-1])
-    package = SentimentPipeline.from_pretrained(tiny_model_dir).predict(texts)
-    assert package[-1].truncated  # the long review exercises truncation
+    package = SentimentPipeline.from_pretrained(folder).predict(texts)
+    assert package[-1].truncated  # truncation is exercised
     for mine, theirs in zip(standalone, package):
         assert mine.keys() == theirs.probabilities.keys()
         assert mine == pytest.approx(theirs.probabilities, abs=1e-6)

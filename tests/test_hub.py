@@ -217,6 +217,10 @@ def corrupt_extra_weight(folder: Path) -> None:
     save_file({**read_weights(folder), "extra.weight": torch.zeros(2)}, folder / WEIGHTS)
 
 
+def corrupt_weight_name(folder: Path) -> None:
+    save_file({**read_weights(folder), "line\nbreak": torch.zeros(2)}, folder / WEIGHTS)
+
+
 def corrupt_missing_weight(folder: Path) -> None:
     save_file({k: v for k, v in read_weights(folder).items() if k != "head.bias"}, folder / WEIGHTS)
 
@@ -311,6 +315,7 @@ INVALID_WEIGHTS = "model.safetensors is not a valid safetensors file"
         (corrupt_extra_weight, "model.safetensors does not fit its config.json: its weights do not match the config "
                                "(unexpected extra.weight)"),
         (corrupt_missing_weight, "(missing head.bias)"),
+        (corrupt_weight_name, "(unexpected 'line\\nbreak')"),
         (edit_config(num_filters=5), "convs.0.weight is (4, 8, 2), config says (5, 8, 2)"),
         (edit_config(vocab_size=2_000_000), "embedding.weight is (14, 8), config says (2000000, 8)"),
         (weights_as(torch.int64), "it holds non-floating-point weights (convs.0.bias is I64"),
@@ -322,6 +327,7 @@ INVALID_WEIGHTS = "model.safetensors is not a valid safetensors file"
         (append_to_weights, "its tensors take 1,192 bytes but the file holds 1,256 after the header"),
         # config.json: types
         (edit_config(hidden_layers=2), INVALID_CONFIG + " (unknown key(s) hidden_layers)"),
+        (edit_config(**{"evil\nkey": 1}), INVALID_CONFIG + " (unknown key(s) 'evil\\nkey')"),
         (write(CONFIG, "[1, 2]"), INVALID_CONFIG + " (it must be a JSON object)"),
         (write(CONFIG, "{not json"), INVALID_CONFIG + " (not JSON"),
         (write(CONFIG, "[" * 50_000), INVALID_CONFIG + " (not JSON"),

@@ -76,6 +76,7 @@ MAX_METRICS_BYTES = 1024 * 1024
 # floating dtypes a safetensors file may hold, and their sizes; integer weights would make every
 # prediction 0.5 / 0.5, so they are refused
 FLOAT_DTYPES = {"F16": 2, "BF16": 2, "F32": 4, "F64": 8}
+TORCH_DTYPES = {"F16": torch.float16, "BF16": torch.bfloat16, "F32": torch.float32, "F64": torch.float64}
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +101,12 @@ class LoadedModel:
 
 
 # --- checks (pure: data in, a value or ValueError out) --------------------------------------
+
+def _shown(name: str, limit: int = 100) -> str:
+    """A name from a file, safe to put in a one-line message (quoted if it holds odd characters)."""
+    name = str(name)[:limit]
+    return name if name.isprintable() and name.strip() == name else repr(name)
+
 
 def _is_int(value: object) -> bool:
     return type(value) is int  # JSON true/false are bools, which are ints in Python
@@ -142,9 +149,9 @@ def parse_config(data: object) -> TextCNNConfig:
     if not isinstance(data, dict):
         raise ValueError("it must be a JSON object")
     defaults = asdict(TextCNNConfig())
-    unknown = sorted(str(key) for key in data if key not in defaults)
+    unknown = sorted(_shown(key, 40) for key in data if key not in defaults)
     if unknown:
-        raise ValueError(f"unknown key(s) {', '.join(unknown)[:200]}")
+        raise ValueError(f"unknown key(s) {', '.join(unknown[:5])}" + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""))
     data = {**defaults, **data}
     vocab_size = _int_in(data, "vocab_size", 2, MAX_VOCAB_SIZE)
     embedding_dim = _int_in(data, "embedding_dim", 1, MAX_EMBEDDING_DIM)
@@ -207,7 +214,7 @@ def read_safetensors_header(head: bytes, file_size: int) -> tuple[dict[str, dict
                 or not isinstance(entry.get("shape"), list) or not all(_is_int(d) and d >= 0 for d in entry["shape"])
                 or not isinstance(entry.get("data_offsets"), list) or len(entry["data_offsets"]) != 2
                 or not all(_is_int(o) and o >= 0 for o in entry["data_offsets"])):
-            raise ValueError(f"its entry for {name[:100]!r} is not a dtype, a shape and two data offsets")
+            raise ValueError(f"its entry for {_shown(name)} is not a dtype, a shape and two data offsets")
     return header, 8 + length
 
 
@@ -216,7 +223,7 @@ def check_weights_header(header: dict[str, dict], data_size: int, config: TextCN
     laid end to end over the ``data_size`` bytes after the header."""
     expected = expected_shapes(config)
     problems = [f"missing {name}" for name in sorted(expected.keys() - header.keys())]
-    problems += [f"unexpected {name[:100]}" for name in sorted(header.keys() - expected.keys())]
+    problems += [f"unexpected {_shown(name)}" for name in sorted(header.keys() - expected.keys())]
     problems += [
         f"{name} is {tuple(header[name]['shape'])}, config says {shape}"
         for name, shape in expected.items()
@@ -225,7 +232,7 @@ def check_weights_header(header: dict[str, dict], data_size: int, config: TextCN
     if problems:
         shown = "; ".join(problems[:4]) + (f"; and {len(problems) - 4} more" if len(problems) > 4 else "")
         raise ValueError(f"its weights do not match the config ({shown})")
-    not_float = sorted(f"{name} is {entry['dtype'][:10]}" for name, entry in header.items() if entry["dtype"] not in FLOAT_DTYPES)
+    not_float = sorted(f"{name} is {_shown(entry['dtype'], 10)}" for name, entry in header.items() if entry["dtype"] not in FLOAT_DTYPES)
     if not_float:
         raise ValueError(f"it holds non-floating-point weights ({', '.join(not_float[:3])}); textcnn loads F16, BF16, "
                          "F32 or F64 weights only")
@@ -479,7 +486,7 @@ def _read_bounded(path: Path, limit: int, source: str) -> bytes:
         data = f.read(limit + 1) if size <= limit else b""
     if size > limit or len(data) > limit:
         raise ModelLoadError(f"{source}: {path.name} is {max(size, len(data)):,} bytes, more than the {limit:,} "
-                             "that this model's file can need.")
+                             "allowed for it.")
     return data
 
 
@@ -522,7 +529,8 @@ def _read_weights(path: Path, header: dict[str, dict], source: str) -> dict[str,
     except (SafetensorError, OSError) as error:
         raise ModelLoadError(f"{source}: {WEIGHTS} is not a valid safetensors file ({_first_line(error)}).") from error
     # read a second time by safetensors: it must still be the file whose header was checked
-    if {k: tuple(v.shape) for k, v in state.items()} != {k: tuple(e["shape"]) for k, e in header.items()}:
+    if ({k: (v.dtype, tuple(v.shape)) for k, v in state.items()}
+            != {k: (TORCH_DTYPES[e["dtype"]], tuple(e["shape"])) for k, e in header.items()}):
         raise ModelLoadError(f"{source}: {WEIGHTS} changed while it was being read; retry.")
     for name, tensor in state.items():
         if not torch.isfinite(tensor).all():
