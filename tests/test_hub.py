@@ -312,19 +312,18 @@ INVALID_WEIGHTS = "model.safetensors is not a valid safetensors file"
         (corrupt_header_not_an_object, "its header is not a JSON object"),
         (write(WEIGHTS, b"\x01\x02"), "it is 2 bytes, too short to hold a header"),
         # weights that are not the config's, or not usable numbers
-        (corrupt_extra_weight, "model.safetensors does not fit its config.json: its weights do not match the config "
-                               "(unexpected extra.weight)"),
+        (corrupt_extra_weight, "its model.safetensors does not match its config.json (unexpected extra.weight)"),
         (corrupt_missing_weight, "(missing head.bias)"),
         (corrupt_weight_name, "(unexpected 'line\\nbreak')"),
         (edit_config(num_filters=5), "convs.0.weight is (4, 8, 2), config says (5, 8, 2)"),
         (edit_config(vocab_size=2_000_000), "embedding.weight is (14, 8), config says (2000000, 8)"),
-        (weights_as(torch.int64), "it holds non-floating-point weights (convs.0.bias is I64"),
+        (weights_as(torch.int64), "its model.safetensors holds non-floating-point weights (convs.0.bias is I64"),
         (weights_as(torch.int8), "textcnn loads F16, BF16, F32 or F64 weights only"),
         (weight_value(float("nan")), "model.safetensors holds NaN or infinite values in convs.1.weight"),
         (weight_value(float("inf")), "holds NaN or infinite values"),
         (weight_value(float("-inf")), "holds NaN or infinite values"),
-        (truncate_weights, "its tensors take 1,192 bytes but the file holds 1,188 after the header"),
-        (append_to_weights, "its tensors take 1,192 bytes but the file holds 1,256 after the header"),
+        (truncate_weights, "model.safetensors holds 1,188 bytes after the header, but the tensors of its config.json take 1,192"),
+        (append_to_weights, "model.safetensors holds 1,256 bytes after the header, but the tensors of its config.json take 1,192"),
         # config.json: types
         (edit_config(hidden_layers=2), INVALID_CONFIG + " (unknown key(s) hidden_layers)"),
         (edit_config(**{"evil\nkey": 1}), INVALID_CONFIG + " (unknown key(s) 'evil\\nkey')"),
@@ -409,7 +408,7 @@ def test_weights_are_checked_against_the_config_before_they_are_read(model_dir, 
     monkeypatch.setattr(hub_module, "load_file", lambda *a, **k: pytest.fail("the weights were read"))
     monkeypatch.setattr(hub_module, "TextCNN", lambda *a, **k: pytest.fail("a model was built"))
     edit(model_dir)
-    with pytest.raises(ModelLoadError, match="does not fit its config.json"):
+    with pytest.raises(ModelLoadError, match="model.safetensors does not match its config.json"):
         load_model(model_dir)
 
 

@@ -220,7 +220,7 @@ def read_safetensors_header(head: bytes, file_size: int) -> tuple[dict[str, dict
 
 def check_weights_header(header: dict[str, dict], data_size: int, config: TextCNNConfig) -> None:
     """ValueError unless the safetensors entries are exactly the tensors ``config`` describes, as floats,
-    laid end to end over the ``data_size`` bytes after the header."""
+    laid end to end over the ``data_size`` bytes after the header (the message completes "its weights file ...")."""
     expected = expected_shapes(config)
     problems = [f"missing {name}" for name in sorted(expected.keys() - header.keys())]
     problems += [f"unexpected {_shown(name)}" for name in sorted(header.keys() - expected.keys())]
@@ -231,19 +231,19 @@ def check_weights_header(header: dict[str, dict], data_size: int, config: TextCN
     ]
     if problems:
         shown = "; ".join(problems[:4]) + (f"; and {len(problems) - 4} more" if len(problems) > 4 else "")
-        raise ValueError(f"its weights do not match the config ({shown})")
+        raise ValueError(f"does not match its {CONFIG} ({shown})")
     not_float = sorted(f"{name} is {_shown(entry['dtype'], 10)}" for name, entry in header.items() if entry["dtype"] not in FLOAT_DTYPES)
     if not_float:
-        raise ValueError(f"it holds non-floating-point weights ({', '.join(not_float[:3])}); textcnn loads F16, BF16, "
+        raise ValueError(f"holds non-floating-point weights ({', '.join(not_float[:3])}); textcnn loads F16, BF16, "
                          "F32 or F64 weights only")
     end = 0
     for name, entry in sorted(header.items(), key=lambda item: item[1]["data_offsets"]):
         begin, stop = entry["data_offsets"]
         if begin != end or stop - begin != math.prod(entry["shape"]) * FLOAT_DTYPES[entry["dtype"]]:
-            raise ValueError(f"the data offsets of {name} do not fit its shape and dtype")
+            raise ValueError(f"gives {name} data offsets that do not fit its shape and dtype")
         end = stop
     if end != data_size:
-        raise ValueError(f"its tensors take {end:,} bytes but the file holds {data_size:,} after the header")
+        raise ValueError(f"holds {data_size:,} bytes after the header, but the tensors of its {CONFIG} take {end:,}")
 
 
 def parse_filter_ngrams(data: object, num_features: int) -> list[list[dict]]:
@@ -518,7 +518,7 @@ def _check_weights_file(path: Path, config: TextCNNConfig, source: str) -> dict[
     try:
         check_weights_header(header, size - data_start, config)
     except ValueError as error:
-        raise ModelLoadError(f"{source}: {WEIGHTS} does not fit its {CONFIG}: {_first_line(error)}.") from error
+        raise ModelLoadError(f"{source}: its {WEIGHTS} {_first_line(error)}.") from error
     return header
 
 
