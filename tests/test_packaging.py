@@ -21,13 +21,18 @@ BUILD_INPUTS = ["pyproject.toml", "setup.py", "MANIFEST.in", "README.md", "app.p
 
 
 @pytest.fixture(scope="module")
-def wheel(tmp_path_factory) -> Path:
-    source = tmp_path_factory.mktemp("source")
+def source(tmp_path_factory) -> Path:
+    copy = tmp_path_factory.mktemp("source")
     for name in BUILD_INPUTS:
         if (REPO_ROOT / name).is_dir():
-            shutil.copytree(REPO_ROOT / name, source / name, ignore=shutil.ignore_patterns("__pycache__"))
+            shutil.copytree(REPO_ROOT / name, copy / name, ignore=shutil.ignore_patterns("__pycache__"))
         else:
-            shutil.copy2(REPO_ROOT / name, source / name)
+            shutil.copy2(REPO_ROOT / name, copy / name)
+    return copy
+
+
+@pytest.fixture(scope="module")
+def wheel(source, tmp_path_factory) -> Path:
     dist = tmp_path_factory.mktemp("dist")
     # the build backend installed here (requirements-test.txt), no index: nothing is downloaded
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index",
@@ -119,3 +124,17 @@ def test_the_pinned_versions_satisfy_the_package_dependencies(requirements, grou
     for name, pin in pinned.items():
         (version,) = [spec.version for spec in pin.specifier if spec.operator == "=="]
         assert needed[name].specifier.contains(version, prereleases=True), f"{name}=={version} is outside {needed[name]}"
+
+
+def test_a_wheel_built_from_the_source_distribution_is_the_same(source, wheel, tmp_path):
+    """``python -m build`` (and pip, given an sdist) builds the wheel from the sdist: it must carry app.py too."""
+    build = [sys.executable, "-c", f"from setuptools import build_meta; print(build_meta.build_sdist({str(tmp_path)!r}))"]
+    made = subprocess.run(build, cwd=source, capture_output=True, text=True, timeout=300)
+    assert made.returncode == 0, made.stderr
+    sdist = tmp_path / made.stdout.strip().splitlines()[-1]
+    shutil.unpack_archive(sdist, tmp_path / "unpacked")
+    (unpacked,) = (tmp_path / "unpacked").iterdir()
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index", "--quiet",
+                    "--wheel-dir", str(tmp_path / "dist"), str(unpacked)], check=True, timeout=300)
+    (rebuilt,) = (tmp_path / "dist").glob("textcnn-*.whl")
+    assert sorted(zipfile.ZipFile(rebuilt).namelist()) == sorted(zipfile.ZipFile(wheel).namelist())

@@ -2,9 +2,9 @@
 torch, and the model's weights pulled from the Hub at one commit (never stored in the Space).
 
 The Space folder holds ``app.py``, the package sources under ``textcnn/``, a ``requirements.txt`` made
-from the project's pinned serving requirements (torch from the CPU-only index: 192 MB instead of the
-2.7 GB CUDA build, for an app that runs on a CPU) and a ``README.md`` whose front matter links the model
-(``models:``) and preloads its files at that commit (``preload_from_hub``). The Space variables
+from the project's pinned serving requirements (torch from the CPU-only index: the default Linux wheel
+is the CUDA build, gigabytes of GPU libraries for an app that runs on a CPU) and a ``README.md`` whose
+front matter links the model (``models:``) and preloads its files at that commit (``preload_from_hub``). The Space variables
 ``TEXTCNN_MODEL`` / ``TEXTCNN_REVISION`` make the app load exactly those weights.
 
 Every failure is a :class:`SpaceError` with a message for the user.
@@ -85,7 +85,7 @@ def space_requirements(serving_requirements: str) -> str:
     torch_version = _pinned_version(pins, "torch")
     lines = [
         "# Written by `textcnn space` from the project's pinned serving requirements.",
-        "# torch's CPU-only build: the default Linux wheel is the CUDA one, about 2.7 GB for an app that runs on a CPU.",
+        "# torch's CPU-only build: the default Linux wheel is the CUDA one, gigabytes of GPU libraries for an app on a CPU.",
         f"--extra-index-url {CPU_TORCH_INDEX}",
     ]
     for pin in pins:
