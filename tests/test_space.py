@@ -11,9 +11,13 @@ import time
 import urllib.request
 from pathlib import Path
 
+from importlib.metadata import PackageNotFoundError, distribution, packages_distributions
+
 import pytest
 from huggingface_hub import SpaceCard, constants, set_client_factory
 from huggingface_hub.utils._http import default_client_factory
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from app_server import free_port
 from fake_hub import TOKEN, FakeHubWithSpaces
@@ -146,6 +150,26 @@ def test_a_commit_the_model_repo_lacks_is_refused(hub, pushed, capsys):
     assert hub.space_key("me/demo") not in hub.repos
 
 
+def test_without_a_token_nothing_is_asked_of_the_hub(hub, pushed, monkeypatch, capsys):
+    monkeypatch.delenv("HF_TOKEN")
+    hub.requests.clear()
+    assert space("me/demo", "--model", pushed[0], "--revision", pushed[1]) == 1
+    assert "needs a token with write access" in capsys.readouterr().err
+    assert hub.requests == []
+
+
+def test_a_failed_commit_says_to_rerun_and_the_rerun_deploys(hub, pushed, capsys):
+    model_id, commit = pushed
+    hub.fail["commit"] = 500
+    assert space("me/demo", "--model", model_id, "--revision", commit) == 1
+    assert capsys.readouterr().err.rstrip().endswith("running the same command again finishes it.")
+    assert hub.space_commit_messages("me/demo") == ["initial commit"]
+    del hub.fail["commit"]
+    assert space("me/demo", "--model", model_id, "--revision", commit) == 0
+    assert hub.space_commit_messages("me/demo") == ["initial commit", f"Serve {model_id} at {commit}"]
+    assert "app.py" in hub.space_files("me/demo")
+
+
 def test_out_never_writes_over_an_existing_folder(hub, pushed, tmp_path, capsys):
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "notes.txt").write_text("keep me")
@@ -156,6 +180,35 @@ def test_out_never_writes_over_an_existing_folder(hub, pushed, tmp_path, capsys)
 
 
 # --- the Space folder runs ------------------------------------------------------------------
+
+def pins(name: str) -> list[Requirement]:
+    lines = (line.split("#", 1)[0].strip() for line in (REPO_ROOT / name).read_text().splitlines())
+    return [Requirement(line) for line in lines if line and not line.startswith(("-", "."))]
+
+
+def training_only_modules() -> list[str]:
+    """Modules of the training and test pins that the Space's requirements do not install (with their dependencies)."""
+    needed, todo = set(), pins("requirements.txt")
+    while todo:
+        requirement = todo.pop()
+        key = (canonicalize_name(requirement.name), tuple(sorted(requirement.extras)))
+        if key in needed:
+            continue
+        needed.add(key)
+        try:
+            requires = distribution(requirement.name).requires or []
+        except PackageNotFoundError:
+            continue
+        for line in requires:
+            dependency = Requirement(line)
+            if dependency.marker is None or any(dependency.marker.evaluate({"extra": extra})
+                                                for extra in ("", *requirement.extras)):
+                todo.append(dependency)
+    installed = {name for name, _ in needed}
+    extra = {canonicalize_name(r.name) for r in pins("requirements-train.txt") + pins("requirements-test.txt")} - installed
+    return sorted(module for module, dists in packages_distributions().items()
+                  if {canonicalize_name(d) for d in dists} <= extra)
+
 
 def wait_for(url: str, process: subprocess.Popen, timeout: float = 240.0) -> None:
     deadline = time.monotonic() + timeout
@@ -182,9 +235,14 @@ def test_the_space_folder_serves_the_pinned_commit_from_the_hub_cache(hub, pushe
     env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "HF_TOKEN")}
     env |= {"HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": constants.HF_HUB_CACHE, "GRADIO_SERVER_NAME": "127.0.0.1",
             "GRADIO_SERVER_PORT": str(port), "GRADIO_ANALYTICS_ENABLED": "False", **space_variables(model_id, commit)}
-    # the folder's own app.py and textcnn/ (safe path: nothing but the script's folder and the environment)
-    process = subprocess.Popen([sys.executable, "app.py"], cwd=out, env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE, text=True)
+    # `python app.py` in the folder (its own textcnn/ first on the path), where what only training needs
+    # cannot be imported: the Space installs the serving requirements alone
+    blocked = training_only_modules()
+    assert {"datasets", "pytest"} <= set(blocked)
+    launcher = ("import runpy, sys; sys.modules.update(dict.fromkeys(sys.argv[1:])); sys.argv[1:] = []; "
+                "runpy.run_path('app.py', run_name='__main__')")
+    process = subprocess.Popen([sys.executable, "-c", launcher, *blocked], cwd=out, env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         url = f"http://127.0.0.1:{port}"
         wait_for(url, process)
