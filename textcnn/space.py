@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import re
-import tempfile
 from pathlib import Path
 
 from textcnn.hub import CONFIG, MODEL_FILES, VOCAB, WEIGHTS, PushError, is_pickle_name
@@ -248,15 +247,12 @@ def deploy_space(space_id: str, model_id: str, revision: str, *, out: str | Path
         # variables before the commit: the build the commit starts already sees them
         for key, value in space_variables(model_id, commit).items():
             api.add_space_variable(space_id, key, value)
-        with tempfile.TemporaryDirectory(prefix="textcnn-space-") as tmp:
-            folder = write_space_folder(Path(tmp) / "space", files)
-            stale = [name for name in api.list_repo_files(space_id, repo_type="space")
-                     if name not in files and name not in KEEP_IN_SPACE]
-            operations = [CommitOperationAdd(path, str(folder / path)) for path in sorted(files)]
-            operations += [CommitOperationDelete(path) for path in stale]
-            # one commit, so the Space never builds a half-updated app
-            api.create_commit(space_id, operations, repo_type="space",
-                              commit_message=f"Serve {model_id} at {commit}")
+        stale = [name for name in api.list_repo_files(space_id, repo_type="space")
+                 if name not in files and name not in KEEP_IN_SPACE]
+        operations = [CommitOperationAdd(path, data) for path, data in sorted(files.items())]
+        operations += [CommitOperationDelete(path) for path in stale]
+        # one commit, so the Space never builds a half-updated app
+        api.create_commit(space_id, operations, repo_type="space", commit_message=f"Serve {model_id} at {commit}")
     except Exception as error:  # whatever failed, the same command finishes the deployment
         raise SpaceError(
             f"Deploying the Space {space_id} failed ({type(error).__name__}: {_first_line(error)}); "
