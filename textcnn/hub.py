@@ -164,9 +164,11 @@ def parse_config(data: object) -> TextCNNConfig:
                          f"{MAX_FILTER_WIDTH}, got {widths!r:.60}")
     labels = data["labels"]
     if (not isinstance(labels, list) or not 2 <= len(labels) <= MAX_LABELS
-            or not all(isinstance(label, str) and label.strip() and len(label) <= MAX_LABEL_CHARS for label in labels)):
-        raise ValueError(f"labels must be a list of 2 to {MAX_LABELS} non-empty strings of at most {MAX_LABEL_CHARS} "
-                         f"characters, got {labels!r:.60}")
+            or not all(isinstance(label, str) and label.strip() and label.isprintable() and len(label) <= MAX_LABEL_CHARS
+                       for label in labels)):
+        # printable: a label is shown on one line, and control or zero-width characters would hide what it says
+        raise ValueError(f"labels must be a list of 2 to {MAX_LABELS} non-empty printable strings of at most "
+                         f"{MAX_LABEL_CHARS} characters, got {labels!r:.60}")
     if len(set(labels)) != len(labels):
         raise ValueError(f"labels must be distinct, got {labels!r:.60}")
     config = TextCNNConfig(
