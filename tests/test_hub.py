@@ -239,6 +239,12 @@ def weight_value(value: float):
     return corrupt
 
 
+def float64_past_float32(folder: Path) -> None:
+    weights = {k: v.double() for k, v in read_weights(folder).items()}
+    weights["head.weight"][0, 0] = 1e300  # finite in float64, infinite in the float32 the model computes in
+    save_file(weights, folder / WEIGHTS)
+
+
 def truncate_weights(folder: Path) -> None:
     data = (folder / WEIGHTS).read_bytes()
     (folder / WEIGHTS).write_bytes(data[:-4])
@@ -322,6 +328,7 @@ INVALID_WEIGHTS = "model.safetensors is not a valid safetensors file"
         (weight_value(float("nan")), "model.safetensors holds NaN or infinite values in convs.1.weight"),
         (weight_value(float("inf")), "holds NaN or infinite values"),
         (weight_value(float("-inf")), "holds NaN or infinite values"),
+        (float64_past_float32, "holds NaN or infinite values in head.weight"),
         (truncate_weights, "model.safetensors holds 1,188 bytes after the header, but the tensors of its config.json take 1,192"),
         (append_to_weights, "model.safetensors holds 1,256 bytes after the header, but the tensors of its config.json take 1,192"),
         # config.json: types
