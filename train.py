@@ -412,13 +412,13 @@ def run_metrics(settings: RunSettings, data: Prepared, model: TextCNN, run: Trai
 def save(model: TextCNN, vocab: Vocab, filter_ngrams: list, metrics: dict, history: list[EpochResult],
          settings: RunSettings) -> Path:
     """The model folder: weights, config, vocabulary, n-grams, metrics, curves and card, written atomically."""
-    model.vocab_tokens, model.filter_ngrams = vocab.itos, filter_ngrams
     extra_files = {
         METRICS: json.dumps(metrics, indent=2).encode(),
         CURVES: training_curves_png(history, metrics["best_epoch"]),
         CARD: model_card(model.config, metrics, settings.push_to_hub, settings.revision).content.encode(),
     }
-    return save_model_folder(model.cpu(), settings.output_dir, extra_files=extra_files)
+    return save_model_folder(model.cpu(), settings.output_dir, vocab=vocab, filter_ngrams=filter_ngrams,
+                             extra_files=extra_files)
 
 
 def push(folder: Path, settings: RunSettings, interrupted: bool) -> None:

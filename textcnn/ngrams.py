@@ -31,8 +31,9 @@ def top_filter_ngrams(model: TextCNN, split: EncodedSplit, vocab: Vocab, device:
     # per filter a min-heap of (activation, ngram); a dict keeps n-grams distinct
     heaps: list[list[tuple[float, str]]] = [[] for _ in range(num_features)]
     best: list[dict[str, float]] = [{} for _ in range(num_features)]
+    min_width = model.config.min_length
     batches = batch_indices(split.lengths, batch_size, bucket=True)  # similar lengths: little padding
-    for index, (ids, _) in zip(batches, iterate_batches(split, batches, model.config.min_length)):
+    for index, (ids, _) in zip(batches, iterate_batches(split, batches, min_width)):
         with autocast(device, mixed_precision):
             features = model.forward_features(ids.to(device))
         pooled, position = features.pooled.float().cpu(), features.position.cpu()
