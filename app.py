@@ -10,7 +10,9 @@ exact terms (see :mod:`textcnn.pipeline`), per token and per filter.
 
 A Hub model is served only at a revision given with it (``--revision`` or ``TEXTCNN_REVISION``),
 best a commit, so that a push to the repo cannot change what the demo serves. The model is
-loaded once, at import. ``GRADIO_SERVER_NAME`` / ``GRADIO_SERVER_PORT`` (set by Spaces)
+loaded once, at import (which changes no global setting and starts no thread); ``python app.py``
+runs :func:`main`, which tunes the process for serving and launches with the limits of
+:mod:`textcnn.serving` (request sizes, no uploads, every model call through the queue). ``GRADIO_SERVER_NAME`` / ``GRADIO_SERVER_PORT`` (set by Spaces)
 choose where it listens. Endpoints for ``gradio_client``: ``/predict``, ``/explain``, ``/filter_ngrams``.
 """
 
@@ -33,45 +35,50 @@ import gradio as gr
 import pandas as pd
 import torch
 
+from textcnn import serving
 from textcnn.hub import ModelLoadError
 from textcnn.pipeline import Explanation, SentimentPipeline, default_model_source, is_empty
 from textcnn.tokenizer import Tokenizer
 
-# A request is a few milliseconds of small tensor operations: extra intra-op threads only fight over
-# a shared 2-core CPU (measured under load: 1 ms with one thread, 90 ms with two)
-torch.set_num_threads(1)
-# oneDNN compiles and caches convolution kernels for each new review length: one review at a time it
-# is slower (2.5 vs 2.0 ms per explanation) and its cache took 28 MB more per 1,500 new IMDb reviews,
-# still growing under scripts/load_test.py; batched prediction (CLI, benchmarks) keeps it, 3x faster there
-torch.backends.mkldnn.enabled = False
-
 log = logging.getLogger("app")
 
 
-def return_freed_memory(arenas: int = 2, every_seconds: float = 5.0) -> None:
+# --- process tuning: done by main(), for a server process; importing this module changes nothing ----
+def tune_torch() -> None:
+    """Settings for a server that runs one small request at a time on a shared CPU (global to torch)."""
+    # A request is a few milliseconds of small tensor operations: extra intra-op threads only fight over
+    # a shared 2-core CPU (measured under load: 1 ms with one thread, 90 ms with two)
+    torch.set_num_threads(1)
+    # oneDNN compiles and caches convolution kernels for each new review length: one review at a time it
+    # is slower (2.5 vs 2.0 ms per explanation) and its cache took 28 MB more per 1,500 new IMDb reviews,
+    # still growing under scripts/load_test.py; batched prediction (CLI, benchmarks) keeps it, 3x faster there
+    torch.backends.mkldnn.enabled = False
+
+
+def return_freed_memory(arenas: int = 2, every_seconds: float = 5.0) -> threading.Thread | None:
     """Keep the server's resident memory close to what it uses (glibc only; no effect elsewhere).
 
     glibc gives each thread that allocates a heap of its own (up to 8 per core) and keeps what a
     request freed for later instead of returning it to the system. Capping the heaps (as
     ``MALLOC_ARENA_MAX=2`` would, without relying on how the Space starts the process) and trimming
     them every few seconds (``malloc_trim``: 1-7 ms here) took scripts/load_test.py's peak from
-    607 to 591 MB.
+    607 to 591 MB. Returns the (daemon) thread that trims, or None without glibc.
     """
     try:
         libc = ctypes.CDLL("libc.so.6")
         libc.mallopt(-8, arenas)  # -8: M_ARENA_MAX in glibc's malloc.h
     except (OSError, AttributeError):
-        return
+        return None
 
     def trim_forever() -> None:
         while True:
             time.sleep(every_seconds)
             libc.malloc_trim(0)
 
-    threading.Thread(target=trim_forever, name="malloc-trim", daemon=True).start()
+    thread = threading.Thread(target=trim_forever, name="malloc-trim", daemon=True)
+    thread.start()
+    return thread
 
-
-return_freed_memory()
 
 MAX_QUEUE_SIZE = 20  # beyond this, a request is refused at once ("queue is full") instead of waiting
 CONCURRENCY_LIMIT = 2  # one per core; all model endpoints share this limit
@@ -123,6 +130,7 @@ def _review(text: object) -> str:
     """``text`` if the model can read it, else one clear message (for the page and the API alike)."""
     if not isinstance(text, str):
         raise user_error("The review must be a string of text.")
+    text = serving.replace_surrogates(text)  # UTF-8 cannot encode a lone surrogate; the tokenizer would fail
     if is_empty(text):
         raise user_error("The review is empty: type some text.")
     return text
@@ -446,7 +454,7 @@ def build_demo(pipeline: SentimentPipeline, max_queue_size: int = MAX_QUEUE_SIZE
     return demo.queue(max_size=max_queue_size, default_concurrency_limit=concurrency_limit)
 
 
-# --- start-up: load once, at import ------------------------------------------------------------
+# --- start-up: load once, at import; serve from main() ------------------------------------------------------------
 def parse_args(argv: list[str]) -> tuple[str, str | None]:
     """(model source, revision): command line first, then TEXTCNN_MODEL / TEXTCNN_REVISION, then bundled."""
     parser = argparse.ArgumentParser(description="Gradio demo of the IMDb TextCNN.")
@@ -489,6 +497,15 @@ def load_pipeline(source: str, revision: str | None) -> SentimentPipeline:
     return pipeline
 
 
+def main() -> None:
+    """Serve the demo loaded at import: tune this process for serving, then launch with the limits of
+    :mod:`textcnn.serving` (request sizes, no uploads, the queue for every model call, MCP tools)."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    tune_torch()
+    return_freed_memory()
+    serving.launch(demo)  # host and port: GRADIO_SERVER_NAME / GRADIO_SERVER_PORT
+
+
 MODEL_SOURCE, MODEL_REVISION = parse_args(sys.argv[1:] if __name__ == "__main__" else [])
 try:
     pipeline = load_pipeline(MODEL_SOURCE, MODEL_REVISION)
@@ -499,4 +516,4 @@ except ModelLoadError as error:
 demo = build_demo(pipeline)
 
 if __name__ == "__main__":
-    demo.launch(ssr_mode=False)  # host and port: GRADIO_SERVER_NAME / GRADIO_SERVER_PORT
+    main()
