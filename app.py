@@ -501,6 +501,7 @@ def main() -> None:
     """Serve the demo loaded at import: tune this process for serving, then launch with the limits of
     :mod:`textcnn.serving` (request sizes, no uploads, the queue for every model call, MCP tools)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per internal request (start-up checks, MCP calls)
     tune_torch()
     return_freed_memory()
     serving.launch(demo)  # host and port: GRADIO_SERVER_NAME / GRADIO_SERVER_PORT
