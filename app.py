@@ -559,11 +559,8 @@ def build_demo(pipeline: SentimentPipeline, max_queue_size: int = MAX_QUEUE_SIZE
             show_inline_category=False,
             elem_id="tokens",
         )
-        with gr.Row(equal_height=False):
-            what_if_panel = gr.HTML(what_if_html(None, names), css_template=CSS, js_on_load=None,
-                                    elem_id="what-if", scale=4, min_width=300)
-            restore_button = gr.Button("Put every word back", size="sm", scale=1, min_width=120,
-                                       elem_id="restore")
+        what_if_panel = gr.HTML(what_if_html(None, names), css_template=CSS, js_on_load=None, elem_id="what-if")
+        restore_button = gr.Button("Put every word back", size="sm", elem_id="restore")
 
         gr.Markdown("### Which filters mattered")
         gr.Markdown(FILTER_HELP, elem_id="filter-help")
