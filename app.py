@@ -1,8 +1,10 @@
 """Gradio demo: IMDb sentiment with a Kim (2014) TextCNN, and exactly what the network did with the text.
 
-For two classes the decision score is ``logit_pos - logit_neg = bias + sum_f w_f * pooled_f``, and each
-filter's max-pooled activation ``pooled_f`` comes from one n-gram of the text; the demo shows those
-exact terms (see :mod:`textcnn.pipeline`), per token and per filter.
+The page says the verdict in plain words first ("Positive — 82% confident", the words that pushed
+hardest), then shows the exact terms behind it: for two classes the decision score is
+``logit_pos - logit_neg = bias + sum_f w_f * pooled_f``, and each filter's max-pooled activation
+``pooled_f`` comes from one n-gram of the text (see :mod:`textcnn.pipeline`); what is shown is built
+by the pure functions of :mod:`textcnn.presentation`, and this module wires them to the page.
 
     python app.py                                       # the bundled model, http://127.0.0.1:7860
     python app.py --model user/textcnn-imdb --revision <commit>
@@ -11,7 +13,9 @@ exact terms (see :mod:`textcnn.pipeline`), per token and per filter.
 A Hub model is served only at a revision given with it (``--revision`` or ``TEXTCNN_REVISION``),
 best a commit, so that a push to the repo cannot change what the demo serves. The model is
 loaded once, at import. ``GRADIO_SERVER_NAME`` / ``GRADIO_SERVER_PORT`` (set by Spaces)
-choose where it listens. Endpoints for ``gradio_client``: ``/predict``, ``/explain``, ``/filter_ngrams``.
+choose where it listens. Endpoints for ``gradio_client`` and tools for MCP clients (when launched
+with ``mcp_server=True``): ``predict``, ``explain``, ``filter_ngrams``, with declared return fields.
+A page can be opened on a review with ``?review=<text>``.
 """
 
 from __future__ import annotations
@@ -383,12 +387,18 @@ decision is *exactly* a bias plus one term per filter, each from one n-gram of y
 shows that sum word by word and filter by filter.
 """
 
-FILTER_HELP = (
-    "A **filter** is a small detector that slides over every 3-, 4- or 5-token window of the review and keeps "
-    "its best match (max-pooling); its weight decides which way that match pushes. The bars below are the "
-    "filters that pushed hardest, strongest first whichever the direction; click a row of the table to see "
-    "the training n-grams a filter responds to most."
-)
+
+
+def filter_help(widths: list[int] | tuple[int, ...]) -> str:
+    """What a filter is, in two sentences, for a model with filters of these widths."""
+    sizes = sorted(set(widths))
+    listed = ", ".join(f"{w}-" for w in sizes[:-1]) + (" or " if len(sizes) > 1 else "") + f"{sizes[-1]}-token"
+    return (
+        f"A **filter** is a small detector that slides over every {listed} window of the review and keeps "
+        f"its best match (max-pooling); its weight decides which way that match pushes. The bars below are "
+        f"the filters that pushed hardest, strongest first whichever the direction; click a row of the table "
+        f"to see the training n-grams a filter responds to most."
+    )
 
 # one style sheet for the page's HTML panels (each panel scopes it to itself)
 CSS = """
@@ -563,7 +573,7 @@ def build_demo(pipeline: SentimentPipeline, max_queue_size: int = MAX_QUEUE_SIZE
         restore_button = gr.Button("Put every word back", size="sm", elem_id="restore")
 
         gr.Markdown("### Which filters mattered")
-        gr.Markdown(FILTER_HELP, elem_id="filter-help")
+        gr.Markdown(filter_help(config.filter_widths), elem_id="filter-help")
         chart = gr.HTML(chart_html(first.bars, names), css_template=CSS, js_on_load=None, elem_id="chart")
         with gr.Row(equal_height=False):
             with gr.Column(scale=3):
@@ -623,7 +633,6 @@ def build_demo(pipeline: SentimentPipeline, max_queue_size: int = MAX_QUEUE_SIZE
                 what_if_panel: what_if_html(None, names),
                 analysed: text,
                 removed: [],
-                **show_filter(result.top_filter),
             }
 
         def toggle_token_event(text: str, taken_out: list[int], event: gr.SelectData) -> dict:
@@ -663,8 +672,9 @@ def build_demo(pipeline: SentimentPipeline, max_queue_size: int = MAX_QUEUE_SIZE
                 return unchanged(review, *page)
             return {review: text, **analyze_event(text)}
 
-        page = [verdict_panel, arithmetic_panel, tokens, chart, filters, what_if_panel, analysed, removed,
-                chosen_filter, filter_description, training_ngrams]
+        # what an analysis changes (the filter panel keeps the filter the visitor chose: it describes
+        # the model, not the review, and leaving it alone spares the browser two re-renders)
+        page = [verdict_panel, arithmetic_panel, tokens, chart, filters, what_if_panel, analysed, removed]
         with input_column:  # shown under the text box, declared once every output exists
             # a Dataset rather than gr.Examples: one request fills the box and analyses it
             examples = gr.Dataset(components=[review], samples=[[text] for _, text in EXAMPLES],
@@ -678,7 +688,8 @@ def build_demo(pipeline: SentimentPipeline, max_queue_size: int = MAX_QUEUE_SIZE
         # every model call shares one concurrency group, sized for a 2-core CPU; page events are not
         # API endpoints (the API is predict, explain and filter_ngrams)
         shared = {"concurrency_id": "model", "concurrency_limit": concurrency_limit}
-        page_event = {"api_visibility": "private", "show_progress": "minimal", **shared}
+        # no progress overlay: an analysis takes a fraction of a second, and each overlay is a re-render
+        page_event = {"api_visibility": "private", "show_progress": "hidden", **shared}
         analyze_button.click(analyze_event, review, page, **page_event)
         examples.click(example_event, examples, [review, *page], **page_event)
         analysed.change(None, analysed, None, js=SHARE_JS)  # in the browser only: no request

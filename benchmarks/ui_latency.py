@@ -125,7 +125,8 @@ def measure(url: str, clicks: int) -> dict:
                 joins: list[str] = []
                 page.on("request", lambda r, joins=joins: joins.append(r.url) if "/queue/join" in r.url else None)
                 page.goto(url)
-                page.wait_for_selector("#verdict [role=meter]")
+                page.wait_for_selector("#review textarea")
+                page.wait_for_selector("#tokens")
                 seconds, requests = [], []
                 for i in range(WARM_UP_CLICKS + clicks):
                     word = marker(len(VIEWPORTS) * 1000 * list(VIEWPORTS).index(name) + i)

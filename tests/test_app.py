@@ -316,3 +316,8 @@ def test_mcp_lists_the_three_tools_and_predicts(app, pipeline):
     text = called.content[0].text
     expected = app.predict(pipeline, "A wonderful, moving film.")
     assert expected["label"] in text and f"{expected['probabilities']['positive']:.6f}"[:6] in text
+
+
+def test_the_page_names_the_model_s_own_filter_widths(app):
+    assert "every 3-, 4- or 5-token window" in app.filter_help((3, 4, 5))
+    assert "every 2-token window" in app.filter_help([2, 2])
