@@ -450,6 +450,14 @@ if (!window.textcnnKeys) {
   }, true);
   document.addEventListener('keypress', (event) => { if (inReview(event)) event.stopPropagation(); }, true);
 }
+// the API page opens from the footer's "Use via API", which a phone-sized page hides: open it from here
+element.querySelector('.api-link')?.addEventListener('click', (event) => {
+  const button = document.querySelector('button.show-api');
+  if (button) {
+    event.preventDefault();
+    button.click();
+  }
+});
 """
 SCROLL_JS = """
 watch('value', () => {
@@ -535,7 +543,7 @@ def build_demo(pipeline: SentimentPipeline, max_queue_size: int = MAX_QUEUE_SIZE
     with gr.Blocks(title="TextCNN sentiment (IMDb)") as demo:
         gr.Markdown(DESCRIPTION)
         gr.HTML(f'<p class="message" id="model-facts">{html_text(facts)} '
-                f'<a href="?view=api">Use it from code or as an MCP tool</a>.</p>',
+                f'<a class="api-link" href="?view=api">Use it from code or as an MCP tool</a>.</p>',
                 css_template=CSS, js_on_load=PAGE_JS, elem_id="facts")
         with gr.Row(equal_height=False):
             with gr.Column(scale=3) as input_column:
@@ -582,7 +590,7 @@ def build_demo(pipeline: SentimentPipeline, max_queue_size: int = MAX_QUEUE_SIZE
                     label="The strongest filters; click a row to see what the filter detects",
                     datatype=FILTER_DATATYPES,
                     # in pixels: on a phone the first two (pinned) columns stay readable and the rest scroll
-                    column_widths=["64px", "104px", "240px", "64px", "96px"],
+                    column_widths=["88px", "128px", "240px", "80px", "104px"],
                     pinned_columns=2,
                     interactive=False,
                     max_height=420,
