@@ -266,18 +266,12 @@ def filter_widths(pipeline: SentimentPipeline) -> list[int]:
     return [width for width in config.filter_widths for _ in range(config.num_filters)]
 
 
-def saved_ngrams(pipeline: SentimentPipeline) -> list | None:
-    """The model folder's filter_ngrams.json, wherever this version of the loader keeps it."""
-    ngrams = getattr(pipeline, "filter_ngrams", None)
-    return ngrams if ngrams is not None else getattr(pipeline.model, "filter_ngrams", None)
-
-
 def model_metrics(pipeline: SentimentPipeline) -> dict | None:
-    """The model folder's metrics.json (None when there is none or it cannot be read)."""
+    """The model folder's metrics.json, as the loader read it, else from the folder (None: none, or unreadable)."""
     metrics = getattr(pipeline, "metrics", None)
     if metrics is not None:
         return metrics
-    folder = getattr(pipeline, "folder", None) or getattr(pipeline.model, "source_folder", None)
+    folder = getattr(pipeline, "folder", None)
     if folder is None:
         return None
     path = Path(folder) / "metrics.json"
@@ -304,7 +298,7 @@ def filter_ngrams(pipeline: SentimentPipeline, filter_index: int) -> FilterNgram
     """A filter's width, output weight and the IMDb training n-grams that activate it most."""
     index = _filter_index(pipeline, filter_index)
     weight = filter_weights(pipeline)[index]
-    saved = saved_ngrams(pipeline)
+    saved = pipeline.filter_ngrams
     return FilterNgramsResult(
         filter=index,
         width=filter_widths(pipeline)[index],
@@ -762,7 +756,7 @@ def load_pipeline(source: str, revision: str | None) -> SentimentPipeline:
     check_pinned(source, revision)
     pipeline = SentimentPipeline.from_pretrained(source, revision=revision)
     if revision and not os.path.isdir(source) and not re.fullmatch(r"[0-9a-f]{40}", revision):
-        commit = Path(pipeline.model.source_folder).name  # the Hub cache names each snapshot by its commit
+        commit = Path(pipeline.folder).name  # the Hub cache names each snapshot by its commit
         log.warning("serving %s at %s, which is a branch or tag and can move; to keep serving these weights, "
                     "pin their commit: --revision %s", source, revision, commit)
     pipeline.tokenizer = Tokenizer(max_cache=SERVING_TOKENIZER_CACHE, max_spacy_vocab=SERVING_SPACY_VOCAB)
