@@ -362,8 +362,8 @@ def remove_tokens(pipeline: SentimentPipeline, text: str, removed: list[int]) ->
     kept = np.asarray([token_id for i, token_id in enumerate(ids) if i not in gone], dtype=np.int64)
     logits = None
     if len(kept):
-        widest = max(pipeline.model.config.filter_widths)  # as the pipeline pads: every filter fits once
-        logits = pipeline.model(pad_batch([kept], widest))[0].double().tolist()
+        # padded as the pipeline pads, so that every filter fits at least once
+        logits = pipeline.model(pad_batch([kept], pipeline.model.config.min_length))[0].double().tolist()
     return explanation, what_if(explanation.tokens, sorted(gone), logits, explanation.score, names_of(pipeline))
 
 
