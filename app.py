@@ -704,7 +704,7 @@ def build_demo(pipeline: SentimentPipeline, max_queue_size: int = MAX_QUEUE_SIZE
         tokens.select(toggle_token_event, [analysed, removed], [tokens, what_if_panel, removed], **page_event)
         restore_button.click(restore_event, analysed, [tokens, what_if_panel, removed], **page_event)
         all_filters_button.click(all_filters_event, analysed, filters, **page_event)
-        chosen_filter.input(choose_filter_event, chosen_filter, [filter_description, training_ngrams],
+        chosen_filter.input(choose_filter_event, chosen_filter, [chosen_filter, filter_description, training_ngrams],
                             **page_event)
         filters.select(select_row_event, None, [chosen_filter, filter_description, training_ngrams],
                        **page_event)
