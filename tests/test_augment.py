@@ -85,3 +85,24 @@ def test_mark_negation_marks_up_to_punctuation_or_but():
     assert mark_negation("never boring but long".split()) == ["never", "NOT_boring", "but", "long"]
     assert mark_negation("good film".split()) == ["good", "film"]
     assert augment.NEGATED_PREFIX not in "".join(mark_negation(["not"]))
+
+
+def test_short_texts_label_spans_by_the_teacher_without_its_prior_and_templates_by_their_labels():
+    import numpy as np
+
+    from textcnn.teacher import NgramTeacher
+    from textcnn.vocab import Vocab
+
+    documents = [["a", "great", "film", "."], ["great", "fun", "!"], ["an", "awful", "mess", "."], ["awful", "."]] * 5
+    labels = [1, 1, 0, 0] * 5
+    teacher = NgramTeacher(min_df=1).fit(documents + [["the", "end"]] * 4, labels + [1] * 4)  # leans positive
+    unseen = teacher.predict_proba([["zzz"]], prior=False)
+    assert np.allclose(unseen, [[0.5, 0.5]])  # no n-gram known, no prior: undecided
+    assert teacher.predict_proba([["zzz"]])[0, 1] > 0.5  # with the prior it leans as the training reviews do
+    vocab = Vocab.build(documents, 100, 1)
+    split = augment.short_texts(documents, spans=6, synthetic=4, teacher=teacher, vocab=vocab, max_tokens=50)
+    assert len(split) == 10 and split.targets.shape == (10, 2)
+    assert np.allclose(split.targets.sum(axis=1), 1)
+    assert set(split.targets[6:].max(axis=1)) == {1.0} and list(split.labels[6:]) == [0, 1, 0, 1]
+    spans = sample_spans(documents, 6)
+    assert np.allclose(split.targets[:6], teacher.predict_proba(spans, prior=False))

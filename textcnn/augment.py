@@ -253,7 +253,7 @@ def mark_negation(tokens: Sequence[str]) -> list[str]:
 def short_texts(documents: Sequence[Sequence[str]], spans: int, synthetic: int, teacher, vocab, max_tokens: int,
                 seed: int = 0, teacher_view=list):
     """An EncodedSplit of ``spans`` sentence spans of ``documents``, each towards the teacher's class
-    probabilities for the span alone (``teacher_view`` maps a token list to what the teacher reads),
+    probabilities for the span alone, without the teacher's intercept (a sentence has no prior) (``teacher_view`` maps a token list to what the teacher reads),
     followed by ``synthetic`` templated sentences with their labels as one-hot targets."""
     import numpy as np
 
@@ -263,7 +263,7 @@ def short_texts(documents: Sequence[Sequence[str]], spans: int, synthetic: int, 
     if spans:
         cut = sample_spans(documents, spans, seed=seed)
         out = concatenate(out, encode(cut, None, vocab, max_tokens,
-                                      targets=teacher.predict_proba([teacher_view(s) for s in cut])))
+                                      targets=teacher.predict_proba([teacher_view(s) for s in cut], prior=False)))
     if synthetic:
         from textcnn.tokenizer import Tokenizer
 
