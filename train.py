@@ -90,14 +90,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "a minute; needs the unsupervised split). Only the CNN is saved")
     p.add_argument("--distill-reviews", type=int, default=None, help="with --distill: use the first N unlabelled reviews (default: all)")
     p.add_argument("--teacher-c", type=float, default=1.0, help="with --distill: the teacher's inverse regularisation strength")
-    p.add_argument("--spans", type=int, default=0,
+    p.add_argument("--spans", type=int, default=None,
                    help="with --distill: also train on this many sentences cut from the training and unlabelled "
                         "reviews (at most two per review), each towards the teacher's probabilities for that "
-                        "sentence alone, so short inputs are read as such (0: none)")
-    p.add_argument("--synthetic", type=int, default=0,
+                        "sentence alone, so short inputs are read as such")
+    p.add_argument("--synthetic", type=int, default=None,
                    help="with --distill: also train on this many templated sentences with their labels (textcnn/augment.py: praise "
-                        "and blame, negated, contrasted with but/although, intensified, softened) (0: none)")
-    p.add_argument("--negation-scope", action=argparse.BooleanOptionalAction, default=False,
+                        "and blame, negated, contrasted with but/although, intensified, softened)")
+    p.add_argument("--negation-scope", action=argparse.BooleanOptionalAction, default=None,
                    help="with --distill: the teacher reads each word after a negator (not, n't, never, no, ...), up to "
                         "the next punctuation mark, as a negated word of its own")
     p.add_argument("--freeze-embeddings", action="store_true",
@@ -170,13 +170,16 @@ def prepare(args: argparse.Namespace) -> Prepared:
         chosen = unlabelled_tokens if args.distill_reviews is None else unlabelled_tokens[: args.distill_reviews]
         unlabelled = encode(chosen, None, vocab, args.max_tokens, targets=teacher.predict_proba([view(t) for t in chosen]))
         teacher_report = {"kind": "NB-weighted logistic regression, binary word 1-3 grams", "C": args.teacher_c,
-                          "negation_scope": args.negation_scope, "val_accuracy": teacher_val,
+                          "negation_scope": bool(args.negation_scope), "val_accuracy": teacher_val,
                           "unlabelled_reviews": len(unlabelled), "seconds": round(time.perf_counter() - teacher_started, 2)}
         log.info("teacher: val acc %.4f; soft labels for %d unlabelled reviews (%.0fs)", teacher_val, len(unlabelled),
                  teacher_report["seconds"])
 
         # short texts join them: sentences of reviews with the teacher's probabilities for each, templated sentences
-        spans, synthetic = (min(args.spans, 200), min(args.synthetic, 200)) if args.dry_run else (args.spans, args.synthetic)
+        # None (the default) is none; kept apart from 0 so folders prepared before these options still match
+        spans, synthetic = args.spans or 0, args.synthetic or 0
+        if args.dry_run:
+            spans, synthetic = min(spans, 200), min(synthetic, 200)
         extra = short_texts(labelled_tokens + unlabelled_tokens, spans, synthetic, teacher, vocab, args.max_tokens,
                             args.seed, view)
         unlabelled = concatenate(unlabelled, extra)
