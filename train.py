@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from textcnn.atomic import remove_stale_staging
+from textcnn.augment import mark_negation, short_texts
 from textcnn.card import model_card
 from textcnn.checkpoint import load_checkpoint, save_checkpoint
 from textcnn.data import (
@@ -106,6 +107,16 @@ def parse_args(argv: list[str] | None = None) -> RunSettings:
     p.add_argument("--distill-reviews", type=int, metavar="N", default=d.distill_reviews,
                    help="with --distill: use the first N unlabelled reviews (by default all)")
     p.add_argument("--teacher-c", type=float, default=d.teacher_c, help="with --distill: the teacher's inverse regularisation strength")
+    p.add_argument("--spans", type=int, default=d.spans,
+                   help="with --distill: also train on this many sentences cut from the training and unlabelled "
+                        "reviews (at most two per review), each towards the teacher's probabilities for that "
+                        "sentence alone, so short inputs are read as such")
+    p.add_argument("--synthetic", type=int, default=d.synthetic,
+                   help="with --distill: also train on this many templated sentences with their labels (textcnn/augment.py: praise "
+                        "and blame, negated, contrasted with but/although, intensified, softened)")
+    p.add_argument("--negation-scope", action=argparse.BooleanOptionalAction, default=d.negation_scope,
+                   help="with --distill: the teacher reads each word after a negator (not, n't, never, no, ...), up to "
+                        "the next punctuation mark, as a negated word of its own")
     p.add_argument("--freeze-embeddings", action="store_true",
                    help="keep the embeddings as initialised (Kim's CNN-static): training steps about 30%% faster")
     # model
@@ -229,18 +240,31 @@ def prepare(settings: RunSettings) -> Prepared:
 
     # distillation: the teacher's soft labels on unlabelled reviews join the training set
     unlabelled, teacher_report = EncodedSplit([], np.zeros(0, dtype=np.int64)), None
+    view = mark_negation if settings.negation_scope else list  # what the teacher reads of a token list
     if settings.distill:
         teacher_started = time.perf_counter()
-        teacher = NgramTeacher(c=settings.teacher_c).fit(labelled_tokens, labelled.labels)
-        val_probs = teacher.predict_proba([train_tokens[i] for i in val_idx])
+        teacher = NgramTeacher(c=settings.teacher_c).fit([view(t) for t in labelled_tokens], labelled.labels)
+        val_probs = teacher.predict_proba([view(train_tokens[i]) for i in val_idx])
         teacher_val = float((val_probs.argmax(axis=1) == validation.labels).mean())
         chosen = unlabelled_tokens if settings.distill_reviews is None else unlabelled_tokens[: settings.distill_reviews]
-        unlabelled = encode(chosen, None, vocab, settings.max_tokens, targets=teacher.predict_proba(chosen))
+        unlabelled = encode(chosen, None, vocab, settings.max_tokens, targets=teacher.predict_proba([view(t) for t in chosen]))
         teacher_report = {"kind": "NB-weighted logistic regression, binary word 1-3 grams", "C": settings.teacher_c,
-                          "val_accuracy": teacher_val, "unlabelled_reviews": len(unlabelled),
-                          "seconds": round(time.perf_counter() - teacher_started, 2)}
+                          "negation_scope": bool(settings.negation_scope), "val_accuracy": teacher_val,
+                          "unlabelled_reviews": len(unlabelled), "seconds": round(time.perf_counter() - teacher_started, 2)}
         log.info("teacher: val acc %.4f; soft labels for %d unlabelled reviews (%.0fs)", teacher_val, len(unlabelled),
                  teacher_report["seconds"])
+
+        # short texts join them: sentences of reviews with the teacher's probabilities for each, templated sentences
+        # None (the default) is none; kept apart from 0 so folders prepared before these options still match
+        spans, synthetic = settings.spans or 0, settings.synthetic or 0
+        if settings.dry_run:
+            spans, synthetic = min(spans, 200), min(synthetic, 200)
+        extra = short_texts(labelled_tokens + unlabelled_tokens, spans, synthetic, teacher, vocab, settings.max_tokens,
+                            settings.seed, view)
+        unlabelled = concatenate(unlabelled, extra)
+        teacher_report.update(spans=len(extra) - synthetic, synthetic=synthetic)
+        log.info("short texts: %d review sentences with the teacher's labels, %d templated sentences",
+                 len(extra) - synthetic, synthetic)
 
     # initial embeddings: GloVe, adapted to the reviews by word2vec, or learned here
     if settings.glove == "none":

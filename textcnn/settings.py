@@ -53,6 +53,9 @@ class RunSettings:
     distill: bool = _data(True)
     distill_reviews: int | None = _data(None)
     teacher_c: float = _data(1.0)
+    spans: int | None = _data(None)  # None and 0 both mean none; None keeps older prepared folders matching
+    synthetic: int | None = _data(None)
+    negation_scope: bool | None = _data(None)
     freeze_embeddings: bool = False
     # model
     filter_widths: list[int] = field(default_factory=lambda: [3, 4, 5])
