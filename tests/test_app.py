@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import math
-import random
-import string
 import threading
 import time
 
@@ -12,23 +10,9 @@ import gradio as gr
 import pytest
 
 from app_server import app, pipeline, serving  # noqa: F401 (app, pipeline: shared fixtures)
+from benchmarks.hostile import REVIEWS as HOSTILE
 from textcnn.pipeline import BUNDLED_MODEL, SentimentPipeline
 from textcnn.tokenizer import clean
-
-
-HOSTILE = {
-    "single character": "a",
-    "only emoji": "😀🎬🍿👍🏽👨‍👩‍👧",
-    "only punctuation": "?!... ;-) ---",
-    "1 MB review": "This film was great, I loved it. " * 31_000,
-    "one 100,000-character token": "(" * 100_000,
-    # no whitespace and no repeats: every 100-character piece is new to the tokenizer's caches
-    "1 MB without whitespace": "".join(random.Random(0).choices(string.ascii_letters + string.punctuation, k=10**6)),
-    "NUL and control characters": "good\x00movie\x01\x02 \x1b[31mbad\x7f",
-    "right-to-left and combining": "\u202eevil\u202c هذا الفيلم رائع Z̴͓̈a̶l̷g̸o",
-    "HTML and script": '<script>alert(1)</script><b>bold</b><img src=x onerror="alert(2)">',
-    "non-English": "这部电影非常好看。Ce film est magnifique. Этот фильм ужасен.",
-}
 
 
 @pytest.fixture(scope="module")
