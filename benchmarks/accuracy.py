@@ -32,6 +32,8 @@ def parse_args(argv: list[str] | None):
 
 def training_metrics(pipeline) -> dict:
     """The model folder's metrics.json (what train.py measured), or {} when it has none."""
+    if hasattr(pipeline, "metrics"):  # read by the loader along with the folder
+        return pipeline.metrics or {}
     folder = getattr(pipeline.model, "source_folder", None)
     path = Path(folder) / "metrics.json" if folder else None
     return json.loads(path.read_text()) if path and path.is_file() else {}

@@ -2,12 +2,11 @@ import numpy as np
 import pytest
 import torch
 
+from benchmarks.common import make_reviews
 from textcnn.data import encode, pad_batch
 from textcnn.model import TextCNN, TextCNNConfig
 from textcnn.ngrams import top_filter_ngrams
 from textcnn.vocab import Vocab
-
-from conftest import make_reviews
 
 
 def toy_setup(data_seed: int, model_seed: int, **config):
@@ -44,6 +43,7 @@ def test_top_ngrams_match_a_brute_force_search(model_seed):
         assert len({e["ngram"] for e in entries}) == len(entries)
 
 
+@pytest.mark.native_bf16
 def test_mixed_precision_search_finds_activations_close_to_fp32():
     model, split, vocab = toy_setup(6, 1, embedding_dim=8, filter_widths=(3, 4), num_filters=4)
     exact = top_filter_ngrams(model, split, vocab, torch.device("cpu"), k=3)
