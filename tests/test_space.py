@@ -21,9 +21,9 @@ from packaging.utils import canonicalize_name
 
 from app_server import free_port
 from fake_hub import TOKEN, FakeHubWithSpaces
-from test_hub import REVIEWS, make_model, model_dir, no_token, publish  # noqa: F401 (fixtures)
+from test_hub import REVIEWS, VOCABULARY, make_model, model_dir, no_token, publish, save_folder  # noqa: F401 (fixtures)
 from textcnn import cli
-from textcnn.hub import MODEL_FILES, PICKLE_SUFFIXES, resolve_model_folder, save_model_folder
+from textcnn.hub import MODEL_FILES, PICKLE_SUFFIXES, resolve_model_folder
 from textcnn.pipeline import SentimentPipeline
 from textcnn.space import CPU_TORCH_INDEX, SpaceError, check_commit, space_requirements, space_variables
 
@@ -47,7 +47,7 @@ def hub(monkeypatch, tmp_path, no_token) -> FakeHubWithSpaces:
 def pushed(hub, model_dir, tmp_path) -> tuple[str, str]:
     """me/tiny with two commits: the model of seed 0 (returned, with its commit), then one of seed 1."""
     first = publish(hub, "me/tiny", model_dir)
-    publish(hub, "me/tiny", save_model_folder(make_model(seed=1), tmp_path / "later"))
+    publish(hub, "me/tiny", save_folder(make_model(seed=1), tmp_path / "later"))
     return "me/tiny", first
 
 
@@ -250,7 +250,7 @@ def test_the_space_folder_serves_the_pinned_commit_from_the_hub_cache(hub, pushe
     finally:
         process.terminate()
         process.wait(timeout=30)
-    expected = SentimentPipeline(make_model(seed=0)).predict([REVIEWS[0]])[0].probabilities
-    later = SentimentPipeline(make_model(seed=1)).predict([REVIEWS[0]])[0].probabilities
+    expected = SentimentPipeline(make_model(seed=0), VOCABULARY).predict([REVIEWS[0]])[0].probabilities
+    later = SentimentPipeline(make_model(seed=1), VOCABULARY).predict([REVIEWS[0]])[0].probabilities
     assert served["probabilities"] == pytest.approx(expected, abs=1e-6)
     assert served["probabilities"] != pytest.approx(later, abs=1e-6)  # the commit deployed, not the latest
