@@ -33,6 +33,7 @@ from textcnn.data import (
     stratified_split,
     tokenize_dataset,
 )
+from textcnn.augment import mark_negation, short_texts
 from textcnn.glove import embedding_matrix, load_glove
 from textcnn.card import model_card
 from textcnn.hub import CARD, CURVES, METRICS, PushError, check_push_prerequisites, push_model_folder, save_model_folder
@@ -53,7 +54,8 @@ RUNTIME_ONLY_ARGS = {"resume", "no_progress", "device", "threads", "num_proc", "
                      "revision", "prepared"}
 # the arguments that decide what is prepared before the CNN trains (data, vocabulary, teacher, vectors)
 DATA_ARGS = {"dataset", "val_fraction", "max_tokens", "vocab_size", "min_freq", "glove", "adapt_embeddings",
-             "embedding_dim", "distill", "distill_reviews", "teacher_c", "seed", "dry_run"}
+             "embedding_dim", "distill", "distill_reviews", "teacher_c", "seed", "dry_run", "spans", "synthetic",
+             "negation_scope"}
 
 
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
@@ -88,6 +90,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "a minute; needs the unsupervised split). Only the CNN is saved")
     p.add_argument("--distill-reviews", type=int, default=None, help="with --distill: use the first N unlabelled reviews (default: all)")
     p.add_argument("--teacher-c", type=float, default=1.0, help="with --distill: the teacher's inverse regularisation strength")
+    p.add_argument("--spans", type=int, default=None,
+                   help="with --distill: also train on this many sentences cut from the training and unlabelled "
+                        "reviews (at most two per review), each towards the teacher's probabilities for that "
+                        "sentence alone, so short inputs are read as such")
+    p.add_argument("--synthetic", type=int, default=None,
+                   help="with --distill: also train on this many templated sentences with their labels (textcnn/augment.py: praise "
+                        "and blame, negated, contrasted with but/although, intensified, softened)")
+    p.add_argument("--negation-scope", action=argparse.BooleanOptionalAction, default=None,
+                   help="with --distill: the teacher reads each word after a negator (not, n't, never, no, ...), up to "
+                        "the next punctuation mark, as a negated word of its own")
     p.add_argument("--freeze-embeddings", action="store_true",
                    help="keep the embeddings as initialised (Kim's CNN-static): training steps about 30%% faster")
     # model
@@ -149,18 +161,31 @@ def prepare(args: argparse.Namespace) -> Prepared:
 
     # distillation: the teacher's soft labels on unlabelled reviews join the training set
     unlabelled, teacher_report = EncodedSplit([], np.zeros(0, dtype=np.int64)), None
+    view = mark_negation if args.negation_scope else list  # what the teacher reads of a token list
     if args.distill:
         teacher_started = time.perf_counter()
-        teacher = NgramTeacher(c=args.teacher_c).fit(labelled_tokens, labelled.labels)
-        val_probs = teacher.predict_proba([train_tokens[i] for i in val_idx])
+        teacher = NgramTeacher(c=args.teacher_c).fit([view(t) for t in labelled_tokens], labelled.labels)
+        val_probs = teacher.predict_proba([view(train_tokens[i]) for i in val_idx])
         teacher_val = float((val_probs.argmax(axis=1) == validation.labels).mean())
         chosen = unlabelled_tokens if args.distill_reviews is None else unlabelled_tokens[: args.distill_reviews]
-        unlabelled = encode(chosen, None, vocab, args.max_tokens, targets=teacher.predict_proba(chosen))
+        unlabelled = encode(chosen, None, vocab, args.max_tokens, targets=teacher.predict_proba([view(t) for t in chosen]))
         teacher_report = {"kind": "NB-weighted logistic regression, binary word 1-3 grams", "C": args.teacher_c,
-                          "val_accuracy": teacher_val, "unlabelled_reviews": len(unlabelled),
-                          "seconds": round(time.perf_counter() - teacher_started, 2)}
+                          "negation_scope": bool(args.negation_scope), "val_accuracy": teacher_val,
+                          "unlabelled_reviews": len(unlabelled), "seconds": round(time.perf_counter() - teacher_started, 2)}
         log.info("teacher: val acc %.4f; soft labels for %d unlabelled reviews (%.0fs)", teacher_val, len(unlabelled),
                  teacher_report["seconds"])
+
+        # short texts join them: sentences of reviews with the teacher's probabilities for each, templated sentences
+        # None (the default) is none; kept apart from 0 so folders prepared before these options still match
+        spans, synthetic = args.spans or 0, args.synthetic or 0
+        if args.dry_run:
+            spans, synthetic = min(spans, 200), min(synthetic, 200)
+        extra = short_texts(labelled_tokens + unlabelled_tokens, spans, synthetic, teacher, vocab, args.max_tokens,
+                            args.seed, view)
+        unlabelled = concatenate(unlabelled, extra)
+        teacher_report.update(spans=len(extra) - synthetic, synthetic=synthetic)
+        log.info("short texts: %d review sentences with the teacher's labels, %d templated sentences",
+                 len(extra) - synthetic, synthetic)
 
     # initial embeddings: GloVe, adapted to the reviews by word2vec, or learned here
     if args.glove == "none":

@@ -23,6 +23,7 @@ REVIEWS: dict[str, str] = {
     "NUL and control characters": "good\x00movie\x01\x02 \x1b[31mbad\x7f",
     "only NUL": "\x00",
     "right-to-left and combining": "\u202eevil\u202c هذا الفيلم رائع Z̴͓̈a̶l̷g̸o",
+    "zero-width characters": "gr\u200beat fi\u200dlm\ufeff, not\u2060 bad",
     "HTML and script": '<script>alert(1)</script><b>bold</b><img src=x onerror="alert(2)">',
     "non-English": "这部电影非常好看。Ce film est magnifique. Этот фильм ужасен.",
 }

@@ -70,8 +70,10 @@ QUICK = {"users": 4, "duration": 4.0, "warmup": 1.0, "burst": 40}
 
 # --- inputs -----------------------------------------------------------------------------------------
 def hostile_inputs() -> dict[str, str]:
-    """The hostile inputs, by name (the same in every run)."""
-    return {**hostile.EMPTY, **hostile.REVIEWS}
+    """The hostile inputs that fit in one request to the app (the same in every run), by name."""
+    fits = {name: text for name, text in hostile.REVIEWS.items() if len(text.encode()) < 200_000}
+    # under the app's 256 KiB request limit
+    return {**hostile.EMPTY, **fits, "200 KB review": "This film was great, I loved it. " * 6_000}
 
 
 def is_expected_refusal(name: str) -> bool:

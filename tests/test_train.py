@@ -60,6 +60,16 @@ def test_distill_reviews_caps_the_unlabelled_reviews(tiny_imdb, tmp_path):
     assert metrics["teacher"]["unlabelled_reviews"] == metrics["examples"]["unlabelled"] == 7
 
 
+def test_spans_and_synthetic_sentences_join_the_soft_labelled_examples(tiny_imdb, tmp_path):
+    metrics = train.main(["--dataset", str(tiny_imdb), "--dry-run", "--output-dir", str(tmp_path / "model"),
+                          "--no-progress", "--glove", "none", "--distill-reviews", "7", "--spans", "30",
+                          "--synthetic", "12", "--negation-scope", "--num-proc", "1"])
+    teacher = metrics["teacher"]
+    assert teacher["unlabelled_reviews"] == 7 and teacher["spans"] == 30 and teacher["synthetic"] == 12
+    assert teacher["negation_scope"] is True
+    assert metrics["examples"]["unlabelled"] == 7 + 30 + 12
+
+
 def test_saved_folder_is_the_model_that_was_evaluated(dry_run, tiny_imdb):
     out, metrics = dry_run
     pipeline = SentimentPipeline.from_pretrained(out)

@@ -77,8 +77,15 @@ class NgramTeacher:
         return sparse.csr_matrix((self.ratios[columns[present]], (rows, columns[present])),
                                  shape=(binary.shape[0], len(self.ratios)))
 
-    def predict_proba(self, documents: Sequence[Sequence[str]]) -> np.ndarray:
-        """(n, 2) class probabilities (label order 0, 1) for tokenised documents."""
+    def predict_proba(self, documents: Sequence[Sequence[str]], prior: bool = True) -> np.ndarray:
+        """(n, 2) class probabilities (label order 0, 1) for tokenised documents.
+
+        ``prior=False`` leaves out the intercept: fitted on whole reviews, it holds what a review
+        leans to beyond its n-grams, which on a sentence with a few n-grams would outweigh them."""
         if self.ratios is None:
             raise RuntimeError("fit the teacher first")
-        return self.logreg.predict_proba(self._features_of(self.vectorizer.transform(documents))).astype(np.float32)
+        features = self._features_of(self.vectorizer.transform(documents))
+        if prior:
+            return self.logreg.predict_proba(features).astype(np.float32)
+        positive = 1 / (1 + np.exp(-(self.logreg.decision_function(features) - self.logreg.intercept_[0])))
+        return np.stack([1 - positive, positive], axis=1).astype(np.float32)

@@ -1,0 +1,213 @@
+"""Behaviour beyond IMDb accuracy: the held-out capability suite and short out-of-domain sentences.
+
+    python benchmarks/behavior.py                     # the bundled model beside a TF-IDF baseline fitted here
+    python benchmarks/behavior.py --model runs/other  # another model folder (or a Hub repo id)
+    python benchmarks/behavior.py --record            # also store the short-sentence accuracy in the folder's metrics.json
+    python benchmarks/behavior.py --quick             # a small slice in seconds (what CI runs)
+
+Two measurements, each for the model and for the TF-IDF 1-2 gram logistic regression of
+benchmarks/accuracy.py (C picked on train.py's validation split, refitted on all of IMDb train):
+
+- the pass rate per capability of ``benchmarks/behavior_suite.py`` (CheckList-style vocabulary,
+  negation, contrast, intensifier, diminisher and invariance cases, with templates and sentiment
+  words held out from anything training may use);
+- accuracy per source on short labelled Yelp and Amazon sentences
+  (``../shared/data/sentences/yelp_amazon.parquet``; with --quick and no such file, a synthetic
+  stand-in).
+
+Models are scored end to end (raw text into SentimentPipeline.predict). Nothing is chosen here on
+IMDb test.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sys
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a file: make the repo importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks import common  # noqa: E402
+from benchmarks.behavior_suite import Case, build_suite, capabilities  # noqa: E402
+
+SENTENCES = common.REPO_ROOT.parent / "shared" / "data" / "sentences" / "yelp_amazon.parquet"
+# what the model should reach on the held-out suite and the short sentences
+TARGETS = {"negation": 0.90, "contrast": 0.85, "short_sentences": 0.88}
+QUICK_SENTENCES_PER_SOURCE = 100
+
+
+def parse_args(argv: list[str] | None):
+    p = common.base_parser(__doc__)
+    p.add_argument("--sentences", type=Path, default=None,
+                   help=f"parquet of short labelled sentences (text, label, source) (default: {SENTENCES})")
+    p.add_argument("--baseline-c", type=float, nargs="+", default=list(common.BASELINE_C_GRID),
+                   help="inverse regularisation strengths tried for the baseline; the best on validation is used")
+    p.add_argument("--record", action="store_true",
+                   help='write {"short_sentences": {"yelp": .., "amazon": .., "examples": N}} into the model '
+                        "folder's metrics.json (a local folder only; not with --quick)")
+    return p.parse_args(argv)
+
+
+# --- scoring (pure) --------------------------------------------------------------------------------
+
+def pass_rates(cases: list[Case], predict) -> dict[str, dict]:
+    """Per capability: cases, passed, rate, and a few failures. ``predict(texts) -> labels``.
+
+    An expectation case passes when the predicted label is the expected one; an invariance case
+    when the sentence and its perturbation get the same label."""
+    texts = [c.text for c in cases] + [c.pair for c in cases if c.pair is not None]
+    labels = dict(zip(texts, predict(texts)))
+    out: dict[str, dict] = {}
+    for capability in capabilities(cases):
+        members = [c for c in cases if c.capability == capability]
+        failed = [c for c in members
+                  if (labels[c.text] != c.label if c.pair is None else labels[c.text] != labels[c.pair])]
+        out[capability] = {"cases": len(members), "passed": len(members) - len(failed),
+                           "rate": round(1 - len(failed) / len(members), 4),
+                           "failures": [c.text if c.pair is None else f"{c.text} -> {c.pair}" for c in failed[:5]]}
+    return out
+
+
+def source_accuracy(texts: list[str], labels: list[int], sources: list[str], predict) -> dict[str, dict]:
+    """Accuracy per source: {source: {"accuracy", "examples"}}."""
+    predicted = predict(texts)
+    out = {}
+    for source in sorted(set(sources)):
+        rows = [i for i, s in enumerate(sources) if s == source]
+        correct = sum(predicted[i] == labels[i] for i in rows)
+        out[source] = {"accuracy": round(correct / len(rows), 4), "examples": len(rows)}
+    return out
+
+
+def targets_met(rates: dict[str, dict], sentences: dict[str, dict]) -> dict[str, bool]:
+    met = {}
+    for capability, r in rates.items():
+        if capability.startswith("negation"):
+            met[capability] = r["rate"] >= TARGETS["negation"]
+        elif capability == "contrast":
+            met[capability] = r["rate"] >= TARGETS["contrast"]
+    for source, r in sentences.items():
+        met[f"short sentences: {source}"] = r["accuracy"] >= TARGETS["short_sentences"]
+    return met
+
+
+# --- data ----------------------------------------------------------------------------------------
+
+def synthetic_sentences(per_source: int, seed: int = 0) -> tuple[list[str], list[int], list[str]]:
+    """A stand-in for the short-sentence file when it is absent (CI): cue words decide the label."""
+    rng = random.Random(seed)
+    words = {1: ["great", "loved", "excellent", "perfect"], 0: ["awful", "broken", "terrible", "worst"]}
+    texts, labels, sources = [], [], []
+    for source, thing in (("yelp", "the food"), ("amazon", "this phone")):
+        for i in range(per_source):
+            label = i % 2
+            texts.append(f"{thing.capitalize()} was {rng.choice(words[label])}.")
+            labels.append(label)
+            sources.append(source)
+    return texts, labels, sources
+
+
+def load_sentences(path: Path | None, quick: bool, seed: int) -> tuple[list[str], list[int], list[str], str]:
+    """(texts, labels, sources, where from); a per-source slice with --quick."""
+    path = path or SENTENCES
+    if not path.is_file():
+        if not quick:
+            sys.exit(f"error: {path} not found (pass --sentences)")
+        return (*synthetic_sentences(QUICK_SENTENCES_PER_SOURCE // 2, seed), "synthetic")
+    import pandas as pd
+
+    frame = pd.read_parquet(path)
+    if quick:
+        frame = frame.groupby("source", group_keys=False).apply(
+            lambda g: g.sample(min(len(g), QUICK_SENTENCES_PER_SOURCE), random_state=seed))
+    return list(frame["text"]), [int(x) for x in frame["label"]], list(frame["source"]), str(path)
+
+
+def record_short_sentences(folder: Path, sentences: dict[str, dict]) -> Path:
+    """Add ``short_sentences`` to the folder's metrics.json (written atomically), keeping the rest."""
+    from textcnn.atomic import atomic_write_text
+
+    path = folder / "metrics.json"
+    metrics = json.loads(path.read_text()) if path.is_file() else {}
+    metrics["short_sentences"] = {source: r["accuracy"] for source, r in sentences.items()}
+    metrics["short_sentences"]["examples"] = sum(r["examples"] for r in sentences.values())
+    atomic_write_text(path, json.dumps(metrics, indent=2))
+    return path
+
+
+# --- the run -------------------------------------------------------------------------------------
+
+def main(argv: list[str] | None = None) -> dict:
+    from benchmarks.accuracy import fit_baseline, training_metrics
+
+    args = parse_args(argv)
+    if args.record and args.quick:
+        sys.exit("error: --record stores a measurement: not with --quick")
+    common.set_threads(args.threads)
+    info = common.machine()
+    pipeline, _ = common.load_pipeline(args.model)
+    train_args = training_metrics(pipeline).get("args", {})
+    val_fraction, split_seed = train_args.get("val_fraction", 0.1), train_args.get("seed", 0)
+
+    def model_labels(texts: list[str]) -> list[int]:
+        return [pipeline.labels.index(p.label) for p in pipeline.predict(texts)]
+
+    with common.dataset_source(args.dataset, args.quick) as source:
+        data = common.load_texts(source, ("train",), common.QUICK_SIZES if args.quick else None, args.seed)
+    train_texts, train_labels = data["train"]
+    baseline, fitted = fit_baseline(train_texts, train_labels, args.baseline_c, val_fraction, split_seed)
+
+    def baseline_labels(texts: list[str]) -> list[int]:
+        return baseline.predict_proba(texts).argmax(axis=1).tolist()
+
+    cases = build_suite()
+    texts, labels, sources, sentences_from = load_sentences(args.sentences, args.quick, args.seed)
+    results = {}
+    for name, predict in (("textcnn", model_labels), ("tfidf_logreg", baseline_labels)):
+        with common.Stopwatch() as t:
+            rates = pass_rates(cases, predict)
+            short = source_accuracy(texts, labels, sources, predict)
+        results[name] = {"capabilities": rates, "short_sentences": short, "seconds": round(t.seconds, 2)}
+    results["tfidf_logreg"]["fitted"] = fitted
+    met = targets_met(results["textcnn"]["capabilities"], results["textcnn"]["short_sentences"])
+
+    quick = " (QUICK: a small slice, not a measurement)" if args.quick else ""
+    print(f"## Behavioural suite, held out{quick}\n")
+    print(f"{len(cases)} cases; TF-IDF fitted on {len(train_texts):,} IMDb train reviews (C={fitted['C']:g}); "
+          f"{common.describe_machine(info)}\n")
+    model_rates, base_rates = results["textcnn"]["capabilities"], results["tfidf_logreg"]["capabilities"]
+    rows = []
+    for capability, r in model_rates.items():
+        target = (TARGETS["negation"] if capability.startswith("negation")
+                  else TARGETS["contrast"] if capability == "contrast" else None)
+        rows.append([capability, r["cases"], f"{r['passed']}/{r['cases']} ({r['rate']:.1%})",
+                     f"{base_rates[capability]['rate']:.1%}", f">= {target:.0%}" if target else ""])
+    print(common.markdown_table(["capability", "cases", "TextCNN", "TF-IDF", "target"], rows))
+    print(f"\n## Short sentences ({sentences_from})\n")
+    print(common.markdown_table(
+        ["source", "sentences", "TextCNN", "TF-IDF", "target"],
+        [[s, r["examples"], f"{r['accuracy']:.1%}", f"{results['tfidf_logreg']['short_sentences'][s]['accuracy']:.1%}",
+          f">= {TARGETS['short_sentences']:.0%}"] for s, r in results["textcnn"]["short_sentences"].items()]))
+    missed = [k for k, v in met.items() if not v]
+    print(f"\nTargets: {'all met' if not missed else 'NOT met: ' + ', '.join(missed)}.")
+
+    if args.record:
+        folder = Path(args.model)
+        if not folder.is_dir():
+            sys.exit("error: --record writes into a local model folder; --model is not one")
+        print(f"short-sentence accuracy recorded in {record_short_sentences(folder, results['textcnn']['short_sentences'])}")
+    record = {
+        "config": {"model": args.model, "dataset": source, "sentences": sentences_from, "cases": len(cases),
+                   "val_fraction": val_fraction, "split_seed": split_seed, "behavior_targets": TARGETS},
+        "results": results,
+        "behavior_target_met": met,
+        "target_met": {},
+    }
+    common.write_results("behavior", args, argv, record, info)
+    return record
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,108 @@
+"""Training-side text: templates fill and label correctly, spans and negation scope are cut right,
+and nothing training may use overlaps the held-out behavioural suite."""
+
+from __future__ import annotations
+
+import random
+import re
+
+from benchmarks import behavior_suite
+from textcnn import augment
+from textcnn.augment import TRAINING_LEXICON, TRAINING_TEMPLATES, Lexicon, Template, fill, mark_negation, sample_spans, sentence_spans, synthetic_sentences
+
+HELD_OUT_TEMPLATES = behavior_suite.TEMPLATES + behavior_suite.INVARIANCE_TEMPLATES
+TINY = Lexicon((["bad"], ["good"]), ([("hate", "hated")], [("love", "loved")]), (["mess"], ["gem"]),
+               ["the film"], ["Ann"], ["very"], ["a bit"], ["didn't"])
+
+
+def words(text: str) -> set[str]:
+    return set(re.findall(r"[a-z']+", re.sub(r"\{\w+\}", " ", text.lower())))
+
+
+def test_training_and_held_out_templates_are_disjoint():
+    training = {t.text for t in TRAINING_TEMPLATES}
+    held_out = {t.text for t in HELD_OUT_TEMPLATES}
+    assert training and held_out and not training & held_out
+
+
+def test_training_and_held_out_sentiment_words_are_disjoint():
+    training, held_out = TRAINING_LEXICON.sentiment_words(), behavior_suite.HELD_OUT_LEXICON.sentiment_words()
+    assert len(training) >= 40 and len(held_out) >= 40
+    assert not training & held_out
+    # nor does a held-out sentiment word hide in a training template's fixed text, or the reverse
+    assert not set().union(*(words(t.text) for t in TRAINING_TEMPLATES)) & held_out
+    assert not set().union(*(words(t.text) for t in HELD_OUT_TEMPLATES)) & training
+    assert not set(TRAINING_LEXICON.names) & set(behavior_suite.HELD_OUT_LEXICON.names)
+
+
+def test_fill_labels_by_the_deciding_word_and_flips_negations():
+    rng = random.Random(0)
+    assert fill(Template("x", "The film is {adj_a}."), 1, TINY, rng) == ("The film is good.", 1)
+    assert fill(Template("x", "It is not {adj_a} at all.", flip=True), 0, TINY, rng) == ("It is not bad at all.", 1)
+    assert fill(Template("x", "{adj_b} at first, but I {verbed_a} it."), 0, TINY, rng) == ("Good at first, but I hated it.", 0)
+    assert fill(Template("x", "I {aux} {verb_a} {subject}.", flip=True), 1, TINY, rng) == ("I didn't love the film.", 0)
+    assert fill(Template("x", "{name}: a {adj_a} one"), 0, TINY, rng) == ("Ann: a bad one", 0)
+    awful = Lexicon((["awful"], ["good"]), TINY.verbs, TINY.nouns, TINY.subjects, TINY.names, TINY.intensifiers, TINY.diminishers)
+    assert fill(Template("x", "A {adj_a} film"), 0, awful, rng)[0] == "An awful film"
+
+
+def test_synthetic_sentences_are_balanced_complete_and_deterministic():
+    texts, labels = synthetic_sentences(400, seed=3)
+    assert len(texts) == 400 and sum(labels) == 200
+    assert not any("{" in t or "}" in t for t in texts)
+    assert (texts, labels) == synthetic_sentences(400, seed=3)
+    assert texts != synthetic_sentences(400, seed=4)[0]
+    # every training template is usable with the training lexicon
+    rng = random.Random(0)
+    for template in TRAINING_TEMPLATES:
+        for polarity in (0, 1):
+            text, label = fill(template, polarity, TRAINING_LEXICON, rng)
+            assert label == (1 - polarity if template.flip else polarity)
+
+
+def test_sentence_spans_cut_after_sentence_ends_and_skip_short_and_long_ones():
+    tokens = "it was good . ok ! the plot , however , was not bad at all ; fin".split()
+    assert list(sentence_spans(tokens, min_tokens=3)) == [
+        ["it", "was", "good", "."], ["the", "plot", ",", "however", ",", "was", "not", "bad", "at", "all", ";"]]
+    assert list(sentence_spans(tokens, min_tokens=1, max_tokens=4)) == [["it", "was", "good", "."], ["ok", "!"], ["fin"]]
+    assert list(sentence_spans(["wow", "...", "great", "film", "!!!"], min_tokens=2)) == [["wow", "..."], ["great", "film", "!!!"]]
+
+
+def test_sample_spans_takes_at_most_two_per_document_deterministically():
+    documents = [f"a{i} b . c{i} d . e{i} f .".split() for i in range(10)]
+    spans = sample_spans(documents, 12, seed=1, min_tokens=2)
+    assert len(spans) == 12 and spans == sample_spans(documents, 12, seed=1, min_tokens=2)
+    per_document = {}
+    for span in spans:
+        per_document[span[0][1:]] = per_document.get(span[0][1:], 0) + 1
+    assert max(per_document.values()) <= 2
+    assert len(sample_spans(documents, 100, min_tokens=2)) == 20
+
+
+def test_mark_negation_marks_up_to_punctuation_or_but():
+    assert mark_negation("it was n't bad at all , really".split()) == \
+        ["it", "was", "n't", "NOT_bad", "NOT_at", "NOT_all", ",", "really"]
+    assert mark_negation("never boring but long".split()) == ["never", "NOT_boring", "but", "long"]
+    assert mark_negation("good film".split()) == ["good", "film"]
+    assert augment.NEGATED_PREFIX not in "".join(mark_negation(["not"]))
+
+
+def test_short_texts_label_spans_by_the_teacher_without_its_prior_and_templates_by_their_labels():
+    import numpy as np
+
+    from textcnn.teacher import NgramTeacher
+    from textcnn.vocab import Vocab
+
+    documents = [["a", "great", "film", "."], ["great", "fun", "!"], ["an", "awful", "mess", "."], ["awful", "."]] * 5
+    labels = [1, 1, 0, 0] * 5
+    teacher = NgramTeacher(min_df=1).fit(documents + [["the", "end"]] * 4, labels + [1] * 4)  # leans positive
+    unseen = teacher.predict_proba([["zzz"]], prior=False)
+    assert np.allclose(unseen, [[0.5, 0.5]])  # no n-gram known, no prior: undecided
+    assert teacher.predict_proba([["zzz"]])[0, 1] > 0.5  # with the prior it leans as the training reviews do
+    vocab = Vocab.build(documents, 100, 1)
+    split = augment.short_texts(documents, spans=6, synthetic=4, teacher=teacher, vocab=vocab, max_tokens=50)
+    assert len(split) == 10 and split.targets.shape == (10, 2)
+    assert np.allclose(split.targets.sum(axis=1), 1)
+    assert set(split.targets[6:].max(axis=1)) == {1.0} and list(split.labels[6:]) == [0, 1, 0, 1]
+    spans = sample_spans(documents, 6)
+    assert np.allclose(split.targets[:6], teacher.predict_proba(spans, prior=False))

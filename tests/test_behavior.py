@@ -1,0 +1,123 @@
+"""The behavioural suite covers what it claims, scores what it should, and its benchmark runs (quick mode)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections import Counter
+
+import pytest
+
+from benchmarks import behavior
+from benchmarks.behavior_suite import NAMES, build_suite, capabilities, perturbations, typo
+
+REQUIRED = {
+    "vocabulary: adjectives", "vocabulary: verbs", "vocabulary: nouns",
+    "negation: positive adjectives", "negation: negative adjectives", "negation: positive verbs", "negation: negative verbs",
+    "contrast", "intensifiers", "diminishers",
+    "invariance: names", "invariance: typos", "invariance: punctuation", "invariance: line breaks", "invariance: casing",
+}
+
+
+@pytest.fixture(scope="module")
+def suite():
+    return build_suite()
+
+
+def test_suite_covers_every_capability_with_enough_cases(suite):
+    counts = Counter(case.capability for case in suite)
+    assert len(suite) >= 500 and set(counts) == REQUIRED
+    assert min(counts.values()) >= 15
+    assert len({(c.text, c.pair) for c in suite}) == len(suite)  # no duplicate case
+    assert build_suite() == suite  # deterministic
+
+
+def test_negation_cases_use_every_negator_with_and_without_at_all(suite):
+    negation = [c.text.lower() for c in suite if c.capability.startswith("negation")]
+    for negator in ("not ", "n't ", "never ", "no "):
+        assert any(negator in text for text in negation), negator
+    assert any("at all" in t for t in negation) and any("at all" not in t for t in negation)
+    # negating a positive word gives a negative label and the reverse
+    for case in suite:
+        if case.capability.startswith("negation: positive"):
+            assert case.label == 0
+        elif case.capability.startswith("negation: negative"):
+            assert case.label == 1
+
+
+def test_expectation_cases_have_labels_and_invariance_cases_have_a_different_pair(suite):
+    for case in suite:
+        if case.capability.startswith("invariance"):
+            assert case.label is None and case.pair and case.pair != case.text
+        else:
+            assert case.label in (0, 1) and case.pair is None
+    labels = Counter(c.label for c in suite if c.label is not None and not c.capability.startswith("negation"))
+    assert labels[0] == labels[1]  # balanced where both directions are tested
+
+
+def test_perturbations():
+    import random
+
+    rng = random.Random(0)
+    text = "Emma was charming in this film. The story was great."
+    out = perturbations(text, rng)
+    assert "Emma" not in out["invariance: names"] and any(n in out["invariance: names"] for n in NAMES)
+    assert out["invariance: line breaks"].count("<br />") == 3
+    assert out["invariance: casing"] in (text.upper(), text.lower())
+    assert out["invariance: punctuation"].rstrip("!") == text.rstrip(".")
+    misspelt = typo(text, random.Random(1))
+    changed = [(a, b) for a, b in zip(text.split(), misspelt.split()) if a != b]
+    assert len(misspelt) == len(text) and len(changed) == 1 and sorted(changed[0][0]) == sorted(changed[0][1])
+
+
+def test_pass_rates_score_expectations_and_invariance(suite):
+    always_positive = behavior.pass_rates(suite, lambda texts: [1] * len(texts))
+    assert always_positive["negation: negative adjectives"]["rate"] == 1.0
+    assert always_positive["negation: positive adjectives"]["rate"] == 0.0
+    assert always_positive["vocabulary: adjectives"]["rate"] == 0.5
+    assert always_positive["invariance: casing"]["rate"] == 1.0
+    assert always_positive["negation: positive adjectives"]["failures"][:1] == [
+        next(c.text for c in suite if c.capability == "negation: positive adjectives")]
+    # a model that reads only the letter case fails every casing case whose perturbation is upper case
+    by_case = behavior.pass_rates(suite, lambda texts: [int(t.isupper()) for t in texts])
+    upper = sum(c.pair.isupper() for c in suite if c.capability == "invariance: casing")
+    assert by_case["invariance: casing"]["passed"] == 40 - upper
+    assert list(always_positive) == capabilities(suite)
+
+
+def test_source_accuracy_and_targets():
+    accuracy = behavior.source_accuracy(["a", "b", "c", "d"], [1, 0, 1, 1], ["yelp", "yelp", "amazon", "amazon"],
+                                        lambda texts: [1, 1, 1, 0])
+    assert accuracy == {"amazon": {"accuracy": 0.5, "examples": 2}, "yelp": {"accuracy": 0.5, "examples": 2}}
+    rates = {"negation: positive verbs": {"rate": 0.9}, "contrast": {"rate": 0.84}, "intensifiers": {"rate": 0.1}}
+    met = behavior.targets_met(rates, {"yelp": {"accuracy": 0.88}})
+    assert met == {"negation: positive verbs": True, "contrast": False, "short sentences: yelp": True}
+
+
+def test_record_short_sentences_keeps_the_other_metrics(tmp_path, tiny_model_dir):
+    folder = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, folder)
+    (folder / "metrics.json").write_text(json.dumps({"test_accuracy": 0.9}))
+    behavior.record_short_sentences(folder, {"amazon": {"accuracy": 0.8, "examples": 10}, "yelp": {"accuracy": 0.7, "examples": 12}})
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert metrics == {"test_accuracy": 0.9, "short_sentences": {"amazon": 0.8, "yelp": 0.7, "examples": 22}}
+
+
+def test_quick_run_writes_both_models_results(tiny_model_dir, tiny_imdb, tmp_path):
+    out = tmp_path / "behavior.json"
+    record = behavior.main(["--quick", "--model", str(tiny_model_dir), "--dataset", str(tiny_imdb),
+                            "--sentences", str(tmp_path / "absent.parquet"), "--output", str(out)])
+    written = json.loads(out.read_text())
+    assert written["benchmark"] == "behavior" and written["quick"] is True
+    assert written["config"]["sentences"] == "synthetic"
+    for name in ("textcnn", "tfidf_logreg"):
+        result = written["results"][name]
+        assert set(result["capabilities"]) == REQUIRED
+        assert all(0 <= r["rate"] <= 1 and r["cases"] > 0 for r in result["capabilities"].values())
+        assert set(result["short_sentences"]) == {"yelp", "amazon"}
+    assert set(record["behavior_target_met"]) >= {"contrast", "short sentences: yelp"}
+
+
+def test_record_refuses_quick_mode(tiny_model_dir):
+    with pytest.raises(SystemExit):
+        behavior.main(["--quick", "--record", "--model", str(tiny_model_dir)])

@@ -1,0 +1,273 @@
+"""Training-side text for reading sentences: short spans of reviews, negation scope, templated sentences.
+
+IMDb reviews are long, and a review's label says little about any one of its sentences: a
+network trained on whole reviews alone learns which words lean positive or negative, but not
+what "not", "never" or "but" do to them, and on a one-line input its bias term weighs as much
+as the words. Three things here give it short, labelled text to learn that from:
+
+- ``sentence_spans`` cuts reviews into sentences; train.py has the n-gram teacher label each
+  span (its own class probabilities for that span alone), so spans carry soft labels;
+- ``mark_negation`` marks the words after a negator up to the next punctuation mark (Das & Chen
+  2001; Pang, Lee & Vaithyanathan 2002), so that the teacher tells "not good" from "good" wherever
+  in the clause the negator is;
+- ``synthetic_sentences`` fills this module's templates with this module's word lists: plain
+  praise and blame, negated (label flipped), contrasted with "but"/"although" (the main clause
+  decides), intensified and softened.
+
+The behavioural suite in ``benchmarks/behavior_suite.py`` measures the same capabilities with its
+own templates and its own sentiment words, disjoint from the ones below
+(``tests/test_augment.py`` checks that), so what it reports is generalisation, not recall.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import string
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+# --- sentiment words used for training (the behavioural suite holds out others) ----------------
+
+POSITIVE_ADJECTIVES = (
+    "good", "excellent", "beautiful", "brilliant", "entertaining", "perfect", "impressive", "lovely",
+    "clever", "moving", "memorable", "gripping", "solid", "witty", "terrific", "refreshing",
+    "pleasant", "awesome", "powerful", "inspiring", "thoughtful", "marvelous", "tasty", "reliable",
+)
+NEGATIVE_ADJECTIVES = (
+    "bad", "awful", "horrible", "dull", "disappointing", "predictable", "pointless", "mediocre",
+    "ridiculous", "tedious", "pathetic", "forgettable", "clumsy", "confusing", "awkward", "cheap",
+    "lousy", "unpleasant", "atrocious", "useless", "stale", "rude", "overrated", "sloppy",
+)
+# (base form, past tense)
+POSITIVE_VERBS = (("love", "loved"), ("like", "liked"), ("recommend", "recommended"), ("admire", "admired"),
+                  ("cherish", "cherished"), ("praise", "praised"))
+NEGATIVE_VERBS = (("hate", "hated"), ("despise", "despised"), ("abhor", "abhorred"), ("resent", "resented"))
+POSITIVE_NOUNS = ("masterpiece", "treat", "triumph", "classic", "pleasure", "winner", "highlight")
+NEGATIVE_NOUNS = ("disaster", "waste", "disappointment", "joke", "embarrassment", "flop", "trainwreck")
+
+INTENSIFIERS = ("absolutely", "totally", "remarkably", "genuinely", "exceptionally", "truly")
+DIMINISHERS = ("rather", "a little", "mildly", "kind of", "sort of", "fairly")
+NEGATED_VERB_AUXILIARIES = ("did not", "didn't", "do not", "don't", "never", "could not", "couldn't")
+# what the sentences are about: films first, and everyday things a visitor may type about
+SUBJECTS = ("the movie", "this film", "the picture", "the show", "the plot", "the cast", "the script", "the ending",
+            "the soundtrack", "the direction", "the dialogue", "the food", "the service", "this product",
+            "the hotel", "the book", "this phone", "the staff", "the meal", "the experience")
+NAMES = ("Alice", "Tom", "Priya", "Carlos", "Mei", "Jamal", "Olga", "Kenji")
+
+# --- training templates ---------------------------------------------------------------------------
+# Slots: {subject}, {Subject} (capitalised), {name}, {intensifier}, {diminisher}, {aux} (a negated
+# auxiliary), and sentiment slots ending in _a or _b: {adj_a}, {verb_a} (base form), {verbed_a}
+# (past tense), {noun_a}, and the same with _b. The _a words decide the label; _b words take the
+# opposite polarity (the clause a contrast overrides). ``flip`` templates negate the _a word, so
+# their label is the opposite of its polarity.
+
+
+@dataclass(frozen=True)
+class Template:
+    capability: str
+    text: str
+    flip: bool = False
+
+
+TRAINING_TEMPLATES = (
+    # plain vocabulary
+    Template("vocabulary", "{Subject} is {adj_a}."),
+    Template("vocabulary", "Overall, {subject} felt {adj_a}."),
+    Template("vocabulary", "Such a {adj_a} experience"),
+    Template("vocabulary", "I {verbed_a} {subject}."),
+    Template("vocabulary", "Honestly I {verb_a} it"),
+    Template("vocabulary", "{Subject} is a real {noun_a}."),
+    Template("vocabulary", "A {noun_a}, start to finish."),
+    # negation of the _a word: the label flips
+    Template("negation", "{Subject} is not {adj_a}.", flip=True),
+    Template("negation", "{Subject} isn't {adj_a} at all.", flip=True),
+    Template("negation", "{Subject} was not {adj_a} at all!", flip=True),
+    Template("negation", "Honestly, {subject} wasn't {adj_a}.", flip=True),
+    Template("negation", "{Subject} has never been {adj_a}.", flip=True),
+    Template("negation", "Not {adj_a} at all.", flip=True),
+    Template("negation", "not {adj_a}, not one bit", flip=True),
+    Template("negation", "Nothing about {subject} was {adj_a}.", flip=True),
+    Template("negation", "{Subject} had no {adj_a} parts at all.", flip=True),
+    Template("negation", "It's not a {adj_a} one.", flip=True),
+    Template("negation", "I {aux} {verb_a} {subject}.", flip=True),
+    Template("negation", "I {aux} {verb_a} it at all.", flip=True),
+    Template("negation", "Nobody would {verb_a} {subject}.", flip=True),
+    Template("negation", "{Subject} is no {noun_a}.", flip=True),
+    Template("negation", "{Subject} is not a {noun_a} at all.", flip=True),
+    # contrast: the main clause (_a) decides
+    Template("contrast", "{Subject} started out {adj_b}, but it ended up {adj_a}."),
+    Template("contrast", "Some parts were {adj_b} but the whole thing is {adj_a}."),
+    Template("contrast", "I thought it would be {adj_b}, but it was {adj_a}."),
+    Template("contrast", "Although {subject} is {adj_b}, I {verbed_a} it."),
+    Template("contrast", "Even though the start was {adj_b}, {subject} is {adj_a}."),
+    Template("contrast", "{Subject} is {adj_a}, although a few scenes are {adj_b}."),
+    Template("contrast", "The reviews said {adj_b}, but honestly it's {adj_a}."),
+    # intensifiers and diminishers keep the polarity
+    Template("intensifier", "{Subject} feels {intensifier} {adj_a}."),
+    Template("intensifier", "{intensifier} {adj_a}!"),
+    Template("diminisher", "{Subject} seems {diminisher} {adj_a}."),
+    Template("diminisher", "It felt {diminisher} {adj_a} to me."),
+    # a name as the subject: names carry no sentiment
+    Template("names", "{name} was {adj_a} in it."),
+    Template("names", "{name} thinks {subject} is {adj_a}."),
+)
+
+_ARTICLE = re.compile(r"\b([Aa]) (?=[aeiou])")
+_SLOT = re.compile(r"\{(\w+)\}")
+SENTIMENT_SLOTS = ("adj", "verb", "verbed", "noun")
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    """Sentiment words by polarity (index 0 negative, 1 positive) and the neutral fillers."""
+
+    adjectives: tuple[Sequence[str], Sequence[str]]
+    verbs: tuple[Sequence[tuple[str, str]], Sequence[tuple[str, str]]]
+    nouns: tuple[Sequence[str], Sequence[str]]
+    subjects: Sequence[str]
+    names: Sequence[str]
+    intensifiers: Sequence[str]
+    diminishers: Sequence[str]
+    auxiliaries: Sequence[str] = NEGATED_VERB_AUXILIARIES
+
+    def sentiment_words(self) -> set[str]:
+        words = set(self.adjectives[0]) | set(self.adjectives[1]) | set(self.nouns[0]) | set(self.nouns[1])
+        for verbs in self.verbs:
+            for base, past in verbs:
+                words |= {base, past}
+        return words
+
+
+TRAINING_LEXICON = Lexicon((NEGATIVE_ADJECTIVES, POSITIVE_ADJECTIVES), (NEGATIVE_VERBS, POSITIVE_VERBS),
+                           (NEGATIVE_NOUNS, POSITIVE_NOUNS), SUBJECTS, NAMES, INTENSIFIERS, DIMINISHERS)
+
+
+def fill(template: Template, polarity: int, lexicon: Lexicon, rng: random.Random) -> tuple[str, int]:
+    """One sentence from ``template`` whose deciding (_a) words have ``polarity`` (0 negative, 1
+    positive), with its label: the polarity, flipped when the template negates it."""
+    verbs: dict[str, tuple[str, str]] = {}
+
+    def value(slot: str) -> str:
+        if slot in ("subject", "Subject"):
+            text = rng.choice(lexicon.subjects)
+            return text[:1].upper() + text[1:] if slot == "Subject" else text
+        if slot == "name":
+            return rng.choice(lexicon.names)
+        if slot == "intensifier":
+            return rng.choice(lexicon.intensifiers)
+        if slot == "diminisher":
+            return rng.choice(lexicon.diminishers)
+        if slot == "aux":
+            return rng.choice(lexicon.auxiliaries)
+        kind, _, side = slot.rpartition("_")
+        if side not in ("a", "b") or kind not in SENTIMENT_SLOTS:
+            raise KeyError(f"unknown slot {{{slot}}} in {template.text!r}")
+        sign = polarity if side == "a" else 1 - polarity
+        if kind == "adj":
+            return rng.choice(lexicon.adjectives[sign])
+        if kind == "noun":
+            return rng.choice(lexicon.nouns[sign])
+        pair = verbs.setdefault(side, rng.choice(lexicon.verbs[sign]))  # {verb_a} and {verbed_a} agree
+        return pair[0] if kind == "verb" else pair[1]
+
+    text = _SLOT.sub(lambda m: value(m.group(1)), template.text)
+    text = _ARTICLE.sub(lambda m: m.group(1) + "n ", text)  # "a awful" -> "an awful"
+    text = text[:1].upper() + text[1:]
+    return text, (1 - polarity) if template.flip else polarity
+
+
+def synthetic_sentences(count: int, seed: int = 0, templates: Sequence[Template] = TRAINING_TEMPLATES,
+                        lexicon: Lexicon = TRAINING_LEXICON) -> tuple[list[str], list[int]]:
+    """``count`` (text, label) pairs from the templates, both labels equally often, deterministic in ``seed``."""
+    rng = random.Random(seed)
+    texts, labels = [], []
+    for i in range(count):
+        template = templates[rng.randrange(len(templates))]
+        text, label = fill(template, 1 - i % 2 if template.flip else i % 2, lexicon, rng)
+        texts.append(text)
+        labels.append(label)
+    return texts, labels
+
+
+# --- spans of reviews -----------------------------------------------------------------------------
+
+SENTENCE_END = frozenset({".", "!", "?", ";", "...", "!!", "?!"})
+
+
+def sentence_spans(tokens: Sequence[str], min_tokens: int = 3, max_tokens: int = 50) -> Iterator[list[str]]:
+    """The sentences of a tokenised text (cut after ., !, ?, ;), each of ``min_tokens`` to
+    ``max_tokens`` tokens (longer ones are skipped: they are reviews in miniature already)."""
+    start = 0
+    for i, token in enumerate(tokens):
+        if token in SENTENCE_END or (len(token) > 1 and set(token) <= set(".!?")):
+            if min_tokens <= i + 1 - start <= max_tokens:
+                yield list(tokens[start : i + 1])
+            start = i + 1
+    if min_tokens <= len(tokens) - start <= max_tokens:
+        yield list(tokens[start:])
+
+
+def sample_spans(documents: Sequence[Sequence[str]], count: int, seed: int = 0, min_tokens: int = 3,
+                 max_tokens: int = 50) -> list[list[str]]:
+    """Up to ``count`` sentence spans drawn from ``documents`` (at most two per document, documents
+    in random order), deterministic in ``seed``."""
+    rng = random.Random(seed)
+    order = list(range(len(documents)))
+    rng.shuffle(order)
+    spans: list[list[str]] = []
+    for index in order:
+        found = list(sentence_spans(documents[index], min_tokens, max_tokens))
+        spans.extend(rng.sample(found, min(2, len(found))))
+        if len(spans) >= count:
+            break
+    return spans[:count]
+
+
+# --- negation scope ------------------------------------------------------------------------------
+
+NEGATORS = frozenset({"not", "n't", "no", "never", "nothing", "nobody", "none", "neither", "nor", "nowhere",
+                      "without", "cannot", "hardly"})
+SCOPE_END = frozenset(string.punctuation) | {"but", "however", "although", "though", "...", "<br"}
+NEGATED_PREFIX = "NOT_"  # upper case: the tokenizer lowercases everything, so no real token has it
+
+
+def mark_negation(tokens: Sequence[str]) -> list[str]:
+    """``tokens`` with every word after a negator, up to the next punctuation mark or "but",
+    prefixed by ``NOT_``: ["not", "bad", "at", "all", "."] -> ["not", "NOT_bad", "NOT_at", "NOT_all", "."]."""
+    out, negated = [], False
+    for token in tokens:
+        if token in SCOPE_END or all(ch in string.punctuation for ch in token):
+            negated = False
+            out.append(token)
+        elif token in NEGATORS:
+            negated = True
+            out.append(token)
+        else:
+            out.append(NEGATED_PREFIX + token if negated else token)
+    return out
+
+
+# --- what train.py adds to the soft-labelled training examples -------------------------------------
+
+def short_texts(documents: Sequence[Sequence[str]], spans: int, synthetic: int, teacher, vocab, max_tokens: int,
+                seed: int = 0, teacher_view=list):
+    """An EncodedSplit of ``spans`` sentence spans of ``documents``, each towards the teacher's class
+    probabilities for the span alone, without the teacher's intercept (a sentence has no prior) (``teacher_view`` maps a token list to what the teacher reads),
+    followed by ``synthetic`` templated sentences with their labels as one-hot targets."""
+    import numpy as np
+
+    from textcnn.data import EncodedSplit, concatenate, encode
+
+    out = EncodedSplit([], np.zeros(0, dtype=np.int64), np.zeros((0, 2), dtype=np.float32))
+    if spans:
+        cut = sample_spans(documents, spans, seed=seed)
+        out = concatenate(out, encode(cut, None, vocab, max_tokens,
+                                      targets=teacher.predict_proba([teacher_view(s) for s in cut], prior=False)))
+    if synthetic:
+        from textcnn.tokenizer import Tokenizer
+
+        texts, labels = synthetic_sentences(synthetic, seed=seed)
+        out = concatenate(out, encode(Tokenizer().batch(texts), None, vocab, max_tokens,
+                                      targets=np.eye(2, dtype=np.float32)[labels]))
+    return out
