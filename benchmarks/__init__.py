@@ -1,1 +1,1 @@
-"""Benchmarks of issue 5: accuracy, training time, inference speed and memory (see README)."""
+"""Benchmarks: accuracy, training time, inference speed and memory (see docs/benchmarks.md)."""

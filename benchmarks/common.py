@@ -21,11 +21,11 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-LOCAL_IMDB = REPO_ROOT.parent / "shared" / "data" / "imdb"  # where CI and the team keep a copy
+LOCAL_IMDB = REPO_ROOT.parent / "shared" / "data" / "imdb"  # a local copy beside the checkout, used when present
 RESULTS_DIR = REPO_ROOT / "benchmarks" / "results"
 QUICK_RESULTS_DIR = RESULTS_DIR / "quick"  # git-ignored: quick runs only check that nothing rotted
 
-# The targets of issue 5, so every table can say whether they are met.
+# The project's targets, so that every table can say whether they are met.
 TARGETS = {
     "test_accuracy": 0.915,  # IMDb test, model chosen on validation only
     "train_minutes": 15.0,  # train.py defaults, from scratch, tokenising included, 2-core CPU
@@ -50,7 +50,7 @@ def base_parser(description: str, model: bool = True) -> argparse.ArgumentParser
                        help="model folder or Hub repo id (default: the bundled model)")
     p.add_argument("--dataset", default=None,
                    help=f"IMDb: a local copy or a Hub id (default: {LOCAL_IMDB} if present, else stanfordnlp/imdb; "
-                        "in --quick mode a tiny synthetic set when there is no local copy)")
+                        "in --quick mode a tiny synthetic set)")
     p.add_argument("--quick", action="store_true",
                    help="a small slice, seconds not minutes: checks the benchmark works (CI), measures nothing")
     p.add_argument("--output", type=Path, default=None,
@@ -62,16 +62,18 @@ def base_parser(description: str, model: bool = True) -> argparse.ArgumentParser
 
 @contextlib.contextmanager
 def dataset_source(requested: str | None, quick: bool) -> Iterator[str]:
-    """The IMDb source to use; in quick mode without a local copy, a synthetic one in a temp folder."""
+    """The IMDb source to use: the one requested; else, in quick mode, a synthetic set in a temp folder
+    (quick runs check that a benchmark works, so they run on the same data on every machine and
+    need neither the network nor a local copy); else the local copy when there is one, else the Hub."""
     if requested:
         yield requested
-    elif LOCAL_IMDB.is_dir():
-        yield str(LOCAL_IMDB)
-    elif not quick:
-        yield "stanfordnlp/imdb"
-    else:  # CI without the shared data must not need the network
+    elif quick:
         with tempfile.TemporaryDirectory(prefix="imdb-synthetic-") as root:
             yield str(synthetic_imdb(Path(root)))
+    elif LOCAL_IMDB.is_dir():
+        yield str(LOCAL_IMDB)
+    else:
+        yield "stanfordnlp/imdb"
 
 
 def load_texts(source: str, splits: Sequence[str], limits: dict[str, int] | None = None,
@@ -89,26 +91,40 @@ def load_texts(source: str, splits: Sequence[str], limits: dict[str, int] | None
     return out
 
 
-def synthetic_imdb(root: Path, n_train: int = 400, n_test: int = 200) -> Path:
-    """A tiny folder laid out like IMDb (plain_text/{split}-00000-of-00001.parquet) whose cue words decide the label."""
+# Synthetic reviews whose cue words decide the label: the quick benchmarks and the tests train and
+# predict on them, so that both run the same everywhere, without the network or a local IMDb copy.
+POSITIVE = ["great", "wonderful", "brilliant", "moving", "superb", "loved", "masterpiece", "funny"]
+NEGATIVE = ["awful", "boring", "terrible", "waste", "dull", "worst", "hated", "mess"]
+FILLER = ["the", "film", "movie", "plot", "actors", "story", "was", "and", "a", "it", "this", "i"]
+
+
+def make_reviews(n: int, seed: int) -> tuple[list[str], list[int]]:
+    """(texts, labels): alternately negative and positive toy reviews with IMDb's <br /> breaks."""
+    rng = random.Random(seed)
+    texts, labels = [], []
+    for i in range(n):
+        label = i % 2
+        cue = POSITIVE if label else NEGATIVE
+        words = [rng.choice(FILLER) for _ in range(rng.randint(8, 40))]
+        for _ in range(rng.randint(1, 3)):
+            words.insert(rng.randrange(len(words) + 1), rng.choice(cue))
+        texts.append(" ".join(words[:5]) + ".<br /><br />" + " ".join(words[5:]) + "!")
+        labels.append(label)
+    return texts, labels
+
+
+def synthetic_imdb(root: Path, n_train: int = QUICK_SIZES["train"], n_test: int = QUICK_SIZES["test"]) -> Path:
+    """``root``, laid out like the Hub's stanfordnlp/imdb (plain_text/{split}-00000-of-00001.parquet),
+    holding synthetic reviews; the unlabelled split (label -1) has as many as test."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    positive = ["great", "wonderful", "brilliant", "moving", "superb", "loved", "masterpiece", "funny"]
-    negative = ["awful", "boring", "terrible", "waste", "dull", "worst", "hated", "mess"]
-    filler = ["the", "film", "movie", "plot", "actors", "story", "was", "and", "a", "it", "this", "i"]
     folder = root / "plain_text"
     folder.mkdir(parents=True, exist_ok=True)
     for split, n, seed in (("train", n_train, 1), ("test", n_test, 2), ("unsupervised", n_test, 3)):
-        rng = random.Random(seed)
-        texts, labels = [], []
-        for i in range(n):
-            label = i % 2
-            words = [rng.choice(filler) for _ in range(rng.randint(8, 60))]
-            for _ in range(rng.randint(1, 3)):
-                words.insert(rng.randrange(len(words) + 1), rng.choice(positive if label else negative))
-            texts.append(" ".join(words[:5]) + ".<br /><br />" + " ".join(words[5:]) + "!")
-            labels.append(label if split != "unsupervised" else -1)
+        texts, labels = make_reviews(n, seed)
+        if split == "unsupervised":
+            labels = [-1] * n
         pq.write_table(pa.table({"text": texts, "label": labels}), folder / f"{split}-00000-of-00001.parquet")
     return root
 

@@ -55,6 +55,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:  # run as a file: make benchmarks/ importable
     sys.path.insert(0, str(REPO_ROOT))
 
+from benchmarks import hostile  # noqa: E402
 from benchmarks.common import LOCAL_IMDB, RESULTS_DIR, QUICK_RESULTS_DIR, git_commit, latency_summary, markdown_table  # noqa: E402
 
 APP = REPO_ROOT / "app.py"
@@ -69,26 +70,14 @@ QUICK = {"users": 4, "duration": 4.0, "warmup": 1.0, "burst": 40}
 
 # --- inputs -----------------------------------------------------------------------------------------
 def hostile_inputs() -> dict[str, str]:
-    """The hostile inputs of issue 6, by name (the same in every run)."""
-    rng = random.Random(0)
-    return {
-        "empty": "",
-        "whitespace only": " \n\t  ",
-        "single character": "a",
-        "only emoji": "😀🎬🍿👍🏽👨‍👩‍👧",
-        "only punctuation": "?!... ;-) ---",
-        "200 KB review": "This film was great, I loved it. " * 6_000,  # under the app's 256 KiB request limit
-        "one 100,000-character token": "(" * 100_000,
-        "NUL and control characters": "good\x00movie\x01\x02 \x1b[31mbad\x7f",
-        "right-to-left and combining": "\u202eevil\u202c هذا الفيلم رائع Z̴͓̈a̶l̷g̸o",
-        "HTML and script": '<script>alert(1)</script><b>bold</b><img src=x onerror="alert(2)">',
-        "non-English": "这部电影非常好看。Ce film est magnifique. Этот фильм ужасен.",
-        "random 10 KB": "".join(rng.choices("abcdefghijklmnopqrstuvwxyz .,!?'()-", k=10_000)),
-    }
+    """The hostile inputs that fit in one request to the app (the same in every run), by name."""
+    fits = {name: text for name, text in hostile.REVIEWS.items() if len(text.encode()) < 200_000}
+    # under the app's 256 KiB request limit
+    return {**hostile.EMPTY, **fits, "200 KB review": "This film was great, I loved it. " * 6_000}
 
 
 def is_expected_refusal(name: str) -> bool:
-    return name in ("empty", "whitespace only")
+    return name in hostile.EMPTY
 
 
 def synthetic_reviews(count: int, seed: int = 0) -> list[str]:

@@ -1,50 +1,33 @@
-"""Shared fixtures: a tiny IMDb-shaped parquet dataset and a tiny (untrained) model folder."""
+"""Shared fixtures (a tiny IMDb-shaped dataset, a tiny untrained model folder), and the skip of the
+tests marked ``native_bf16`` (see pytest.ini) on CPUs without native bfloat16.
+
+The synthetic reviews come from ``benchmarks.common``, which the quick benchmarks use too; the names
+below are re-exported so that ``from conftest import make_reviews`` keeps working.
+"""
 
 from __future__ import annotations
 
-import random
 from pathlib import Path
 
 import pytest
 
-POSITIVE = ["great", "wonderful", "brilliant", "moving", "superb", "loved", "masterpiece", "funny"]
-NEGATIVE = ["awful", "boring", "terrible", "waste", "dull", "worst", "hated", "mess"]
-FILLER = ["the", "film", "movie", "plot", "actors", "story", "was", "and", "a", "it", "this", "i"]
+from benchmarks.common import FILLER, NEGATIVE, POSITIVE, make_reviews, synthetic_imdb  # noqa: F401 (re-exported)
 
 
-def make_reviews(n: int, seed: int) -> tuple[list[str], list[int]]:
-    """Labelled toy reviews whose sentiment words decide the label, with IMDb's <br /> breaks."""
-    rng = random.Random(seed)
-    texts, labels = [], []
-    for i in range(n):
-        label = i % 2
-        cue = POSITIVE if label else NEGATIVE
-        words = [rng.choice(FILLER) for _ in range(rng.randint(8, 40))]
-        for _ in range(rng.randint(1, 3)):
-            words.insert(rng.randrange(len(words) + 1), rng.choice(cue))
-        texts.append(" ".join(words[:5]) + ".<br /><br />" + " ".join(words[5:]) + "!")
-        labels.append(label)
-    return texts, labels
+def pytest_runtest_setup(item) -> None:
+    if item.get_closest_marker("native_bf16"):
+        import torch
 
+        from textcnn.precision import native_bf16
 
-def write_imdb_layout(root: Path, n_train: int = 240, n_test: int = 80) -> Path:
-    """A folder laid out like the Hub's stanfordnlp/imdb: plain_text/{split}-00000-of-00001.parquet."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    folder = root / "plain_text"
-    folder.mkdir(parents=True)
-    for split, n, seed in (("train", n_train, 1), ("test", n_test, 2), ("unsupervised", n_test, 3)):
-        texts, labels = make_reviews(n, seed)
-        if split == "unsupervised":
-            labels = [-1] * n
-        pq.write_table(pa.table({"text": texts, "label": labels}), folder / f"{split}-00000-of-00001.parquet")
-    return root
+        if not native_bf16(torch.device("cpu")):
+            pytest.skip("this CPU has no native bfloat16: bf16 would silently be float32, so the comparison cannot fail")
 
 
 @pytest.fixture(scope="session")
 def tiny_imdb(tmp_path_factory) -> Path:
-    return write_imdb_layout(tmp_path_factory.mktemp("imdb"))
+    """240 train, 80 test and 80 unlabelled synthetic reviews, laid out like the Hub's stanfordnlp/imdb."""
+    return synthetic_imdb(tmp_path_factory.mktemp("imdb"), n_train=240, n_test=80)
 
 
 @pytest.fixture(scope="session")

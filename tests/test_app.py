@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-import random
-import string
 import threading
 import time
 
@@ -14,23 +12,9 @@ import gradio as gr
 import pytest
 
 from app_server import app, free_port, pipeline, serving  # noqa: F401 (app, pipeline: shared fixtures)
+from benchmarks.hostile import REVIEWS as HOSTILE
 from textcnn.pipeline import BUNDLED_MODEL, SentimentPipeline
 from textcnn.tokenizer import clean
-
-HOSTILE = {
-    "single character": "a",
-    "only emoji": "😀🎬🍿👍🏽👨‍👩‍👧",
-    "only punctuation": "?!... ;-) ---",
-    "1 MB review": "This film was great, I loved it. " * 31_000,
-    "one 100,000-character token": "(" * 100_000,
-    # no whitespace and no repeats: every 100-character piece is new to the tokenizer's caches
-    "1 MB without whitespace": "".join(random.Random(0).choices(string.ascii_letters + string.punctuation, k=10**6)),
-    "NUL and control characters": "good\x00movie\x01\x02 \x1b[31mbad\x7f",
-    "right-to-left and combining": "\u202eevil\u202c هذا الفيلم رائع Z̴͓̈a̶l̷g̸o",
-    "zero-width characters": "gr\u200beat fi\u200dlm\ufeff, not\u2060 bad",
-    "HTML and script": '<script>alert(1)</script><b>bold</b><img src=x onerror="alert(2)">',
-    "non-English": "这部电影非常好看。Ce film est magnifique. Этот фильм ужасен.",
-}
 
 
 @pytest.fixture(scope="module")

@@ -1,12 +1,13 @@
 """The benchmarks' quick modes run end to end and write sane JSON (timing itself lives in benchmarks/, not here).
 
-They use the bundled model once it exists (else the tiny fixture model) and a slice of the local
-IMDb copy when there is one (else the benchmarks' own synthetic set).
+They run on the tiny fixture model and the synthetic reviews whatever exists on disk (the bundled
+model, a local IMDb copy), so that every machine runs the same tests.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,14 +15,25 @@ from pathlib import Path
 import pytest
 
 from benchmarks import accuracy, common, inference, memory, training
-from textcnn.pipeline import BUNDLED_MODEL
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+SPLIT = {"val_fraction": 0.2, "seed": 3}  # train.py's split settings, as the model folder's metrics.json records them
 
 
 @pytest.fixture(scope="module")
-def model_dir(tiny_model_dir) -> str:
-    return str(BUNDLED_MODEL if BUNDLED_MODEL.is_dir() else tiny_model_dir)
+def model_dir(tiny_model_dir, tmp_path_factory) -> str:
+    """The tiny model with the metrics.json train.py would have written beside it."""
+    folder = tmp_path_factory.mktemp("bench") / "model"
+    shutil.copytree(tiny_model_dir, folder)
+    metrics = {"val_accuracy": 0.625, "best_epoch": 2, "test_accuracy": 0.6, "command": "python train.py --dry-run",
+               "seconds": {"total": 12.5}, "args": SPLIT}
+    (folder / "metrics.json").write_text(json.dumps(metrics))
+    return str(folder)
+
+
+def quick(*argv: str, dataset: Path) -> list[str]:
+    """A quick run's arguments: the synthetic reviews, whatever IMDb copy this machine has."""
+    return ["--quick", "--dataset", str(dataset), *argv]
 
 
 def read_record(path: Path, name: str) -> dict:
@@ -35,10 +47,14 @@ def read_record(path: Path, name: str) -> dict:
     return record
 
 
-def test_accuracy_quick(model_dir, tmp_path):
+def test_accuracy_quick(model_dir, tiny_imdb, tmp_path):
     out = tmp_path / "accuracy.json"
-    accuracy.main(["--quick", "--model", model_dir, "--output", str(out)])
+    accuracy.main(quick("--model", model_dir, "--output", str(out), dataset=tiny_imdb))
     record = read_record(out, "accuracy")
+    assert record["config"]["dataset"] == str(tiny_imdb)
+    # the baseline's validation split is the model's, read from its metrics.json
+    assert (record["config"]["val_fraction"], record["config"]["split_seed"]) == (SPLIT["val_fraction"], SPLIT["seed"])
+    assert record["results"]["textcnn"]["trained"]["best_epoch"] == 2
     model, tfidf = record["results"]["textcnn"], record["results"]["tfidf_logreg"]
     for r in (model, tfidf):
         assert 0 <= r["test_accuracy"] <= 1 and r["test_loss"] > 0
@@ -47,9 +63,9 @@ def test_accuracy_quick(model_dir, tmp_path):
     assert 0 <= tfidf["val_accuracy"] <= 1
 
 
-def test_inference_quick(model_dir, tmp_path):
+def test_inference_quick(model_dir, tiny_imdb, tmp_path):
     out = tmp_path / "inference.json"
-    inference.main(["--quick", "--model", model_dir, "--output", str(out)])
+    inference.main(quick("--model", model_dir, "--output", str(out), dataset=tiny_imdb))
     record = read_record(out, "inference")
     for r in record["results"].values():
         assert r["batch"]["reviews"] == record["config"]["test_reviews"] > 0
@@ -60,9 +76,9 @@ def test_inference_quick(model_dir, tmp_path):
     assert 0 < record["results"]["textcnn"]["batch"]["tokenize_seconds"]
 
 
-def test_memory_quick(model_dir, tmp_path):
+def test_memory_quick(model_dir, tiny_imdb, tmp_path):
     out = tmp_path / "memory.json"
-    memory.main(["--quick", "--model", model_dir, "--output", str(out)])
+    memory.main(quick("--model", model_dir, "--output", str(out), dataset=tiny_imdb))
     record = read_record(out, "memory")
     stages = {s["stage"]: s["rss_mb"] for s in record["results"]["stages"]}
     assert stages["gradio imported"] > stages["python started, reviews read"] > 0
@@ -70,9 +86,9 @@ def test_memory_quick(model_dir, tmp_path):
     assert record["results"]["peak_rss_mb"] >= max(stages.values())
 
 
-def test_training_quick(tmp_path):
+def test_training_quick(tiny_imdb, tmp_path):
     out = tmp_path / "training.json"
-    training.main(["--quick", "--output", str(out)])
+    training.main(quick("--output", str(out), dataset=tiny_imdb))
     record = read_record(out, "training")
     runs = record["results"]
     assert set(runs) == {"defaults", "original"}
@@ -88,7 +104,7 @@ def test_training_quick(tmp_path):
 
 
 def test_original_recipe_is_kims():
-    """The pinned recipe still parses with train.py's flags and says what issue 5 calls the original."""
+    """The pinned recipe still parses with train.py's flags and is Kim's: 100 filters of widths 3-5, batch 64, dropout 0.5."""
     import train
 
     args = train.parse_args(training.ORIGINAL_RECIPE)
@@ -106,13 +122,21 @@ def test_time_to_target_counts_data_setup_and_epochs_until_validation_reaches_it
     assert training.summarise(metrics, {}, target=0.95)["time_to_target_seconds"] is None
 
 
-def test_quick_mode_without_local_imdb_uses_a_synthetic_set(monkeypatch, tmp_path):
-    monkeypatch.setattr(common, "LOCAL_IMDB", tmp_path / "missing")
+def test_quick_mode_uses_the_synthetic_set_even_beside_a_local_copy(monkeypatch, tmp_path):
+    local = common.synthetic_imdb(tmp_path / "local", n_train=10, n_test=10)  # stands for ../shared/data/imdb
+    monkeypatch.setattr(common, "LOCAL_IMDB", local)
     with common.dataset_source(None, quick=True) as source:
+        assert source != str(local)
         data = common.load_texts(source, ("train", "test"), {"test": 50})
-    assert len(data["test"][0]) == 50 and set(data["train"][1]) == {0, 1}
+    assert len(data["train"][0]) == common.QUICK_SIZES["train"] and len(data["test"][0]) == 50
+    assert set(data["train"][1]) == {0, 1}
+    with common.dataset_source(None, quick=False) as source:
+        assert source == str(local)
+    monkeypatch.setattr(common, "LOCAL_IMDB", tmp_path / "missing")
     with common.dataset_source(None, quick=False) as source:
         assert source == "stanfordnlp/imdb"
+    with common.dataset_source("my/imdb", quick=True) as source:
+        assert source == "my/imdb"
 
 
 @pytest.mark.parametrize("name", ["accuracy", "training", "inference", "memory"])

@@ -7,7 +7,6 @@ import json
 import math
 import os
 import random
-import string
 import subprocess
 import sys
 import time
@@ -15,35 +14,13 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks import hostile
 from textcnn import cli
 from textcnn.pipeline import BUNDLED_MODEL, SentimentPipeline
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
-# name -> (one line of the input file, without its b"\n"; whether the CLI rejects it as empty)
-HOSTILE_LINES: dict[str, tuple[bytes, bool]] = {
-    "empty": (b"", True),
-    "whitespace only": (b" \t  \t", True),
-    "HTML line breaks only": (b"<br /><br />", True),
-    "single character": (b"a", False),
-    "only emoji": ("😀🎬🍿👍🏽👨‍👩‍👧".encode(), False),
-    "only punctuation": (b"?!... ;-) ---", False),
-    "1 MB review": (b"This film was great, I loved it. " * 31_000, False),
-    "one 100,000-character token": (b"(" * 100_000, False),
-    # no whitespace and no repeats: every 100-character piece is new to the tokenizer's caches
-    "1 MB without whitespace": (
-        "".join(random.Random(0).choices(string.ascii_letters + string.punctuation, k=10**6)).encode(), False,
-    ),
-    "NUL and control characters": (b"good\x00movie\x01\x02 \x1b[31mbad\x7f", False),
-    "only NUL": (b"\x00", False),
-    "invalid UTF-8": (b"great \xff\xfe film \xc3\x28 lone surrogate \xed\xa0\x80 cut \xe2\x82", False),
-    "right-to-left and combining": ("\u202eevil\u202c هذا الفيلم رائع Z̴͓̈a̶l̷g̸o".encode(), False),
-    "HTML and script": (b'<script>alert(1)</script><b>bold</b><img src=x onerror="alert(2)">', False),
-    "non-English": ("这部电影非常好看。Ce film est magnifique. Этот фильм ужасен.".encode(), False),
-    # only b"\n" ends a line: these stay inside their review (str.splitlines would split on each)
-    "other line separators": ("one\rtwo\u2028three\u2029four\x0bfive\x0csix\x1cseven\x85eight".encode(), False),
-    "CRLF line end": (b"a wonderful film\r", False),
-}
+HOSTILE_LINES = hostile.file_lines()  # name -> (one line of the input file, whether it is empty)
 INVALID_UTF8_LINE = list(HOSTILE_LINES).index("invalid UTF-8") + 1
 
 

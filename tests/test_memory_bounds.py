@@ -21,11 +21,11 @@ def test_spacy_vocabulary_and_memo_stay_bounded_and_tokens_do_not_change():
     bounded = Tokenizer(max_cache=1_000, max_spacy_vocab=3_000)
     reference = Tokenizer()  # bounds far away: never resets during this test
     largest_vocab, largest_cache = 0, 0
-    for text in random_texts(100):
+    for text in random_texts(40):  # 8,000 words, nearly all new: several resets of each
         assert bounded(text) == reference(text)
         largest_vocab = max(largest_vocab, len(bounded._spacy.vocab))
         largest_cache = max(largest_cache, len(bounded._cache))
-    assert len(reference._spacy.vocab) > 10_000  # without a bound it grows with every new string
+    assert len(reference._spacy.vocab) > 2 * 3_000  # without a bound it grows with every new string
     # a chunk adds at most a few dozen strings after the check that resets spaCy
     assert largest_vocab < 3_000 + 100
     assert largest_cache <= 1_000

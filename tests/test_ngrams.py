@@ -2,12 +2,11 @@ import numpy as np
 import pytest
 import torch
 
+from benchmarks.common import make_reviews
 from textcnn.data import encode, pad_batch
 from textcnn.model import TextCNN, TextCNNConfig
 from textcnn.ngrams import top_filter_ngrams
 from textcnn.vocab import Vocab
-
-from conftest import make_reviews
 
 
 def toy_setup(data_seed: int, model_seed: int, **config):
@@ -25,15 +24,16 @@ def test_top_ngrams_match_a_brute_force_search(model_seed):
     model, split, vocab = toy_setup(5, model_seed, embedding_dim=6, filter_widths=(2, 3), num_filters=3)
     result = top_filter_ngrams(model, split, vocab, torch.device("cpu"), k=4, batch_size=7)
     assert len(result) == 6
+    with torch.no_grad():  # every window of every document, one document at a time: [width index][document]
+        windows = [[torch.relu(conv(model.embedding(pad_batch([ids], width)).transpose(1, 2)))[0]
+                    for ids in split.ids] for width, conv in zip(model.config.filter_widths, model.convs)]
     for f, entries in enumerate(result):
         width = model.config.filter_widths[f // 3]
-        conv = model.convs[f // 3]
         # each document's max-pooled window (the first, on ties), scored directly: what the filter
         # reports for that document; a document's runner-up windows never reach the pooled feature
         scores: dict[str, float] = {}
-        for ids in split.ids:
-            x = model.embedding(pad_batch([ids], width)).transpose(1, 2)
-            acts = torch.relu(conv(x))[0, f % 3, : max(1, len(ids) - width + 1)].tolist()
+        for ids, doc_windows in zip(split.ids, windows[f // 3]):
+            acts = doc_windows[f % 3, : max(1, len(ids) - width + 1)].tolist()
             start = max(range(len(acts)), key=acts.__getitem__)
             ngram = " ".join(vocab.decode(ids[start : start + width].tolist()))
             scores[ngram] = max(scores.get(ngram, 0.0), acts[start])
@@ -44,6 +44,7 @@ def test_top_ngrams_match_a_brute_force_search(model_seed):
         assert len({e["ngram"] for e in entries}) == len(entries)
 
 
+@pytest.mark.native_bf16
 def test_mixed_precision_search_finds_activations_close_to_fp32():
     model, split, vocab = toy_setup(6, 1, embedding_dim=8, filter_widths=(3, 4), num_filters=4)
     exact = top_filter_ngrams(model, split, vocab, torch.device("cpu"), k=3)

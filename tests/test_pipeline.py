@@ -57,6 +57,7 @@ def test_empty_text_is_a_clear_error(pipeline, text):
         pipeline.explain(text)
 
 
+@pytest.mark.native_bf16
 def test_bf16_batch_predictions_stay_close_to_fp32(tiny_model_dir):
     fp32 = SentimentPipeline.from_pretrained(tiny_model_dir)
     bf16 = SentimentPipeline.from_pretrained(tiny_model_dir, method="conv-bf16")
