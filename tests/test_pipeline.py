@@ -125,3 +125,12 @@ def test_method_can_change_and_must_be_known(tiny_model_dir):
     assert pipeline.lookup is None
     with pytest.raises(ValueError, match="method must be one of conv, conv-bf16, lookup, lookup-int8"):
         pipeline.method = "fast"
+
+
+@pytest.mark.parametrize("text", ["bad \ud800 film", "\udfff", "great \ud83d\ude00 film"])
+def test_lone_surrogates_are_replaced_not_refused(pipeline, text):
+    prediction = pipeline(text)
+    assert sum(prediction.probabilities.values()) == pytest.approx(1.0)
+    explanation = pipeline.explain(text)
+    assert "\ufffd" in "".join(explanation.tokens)
+    assert not any("\ud800" <= character <= "\udfff" for token in explanation.tokens for character in token)

@@ -47,11 +47,13 @@ def decode(raw: bytes, cut: bool) -> tuple[str, bool]:
     raise AssertionError("unreachable: errors='replace' never raises")
 
 
-def read_lines(stream: BinaryIO, max_bytes: int = MAX_LINE_BYTES) -> Iterator[Line]:
-    """Each line of ``stream``, read ``max_bytes`` at a time at most: bad bytes become U+FFFD, never a crash.
+def read_lines(stream: BinaryIO, max_bytes: int | None = None) -> Iterator[Line]:
+    """Each line of ``stream``, read ``max_bytes`` (default MAX_LINE_BYTES) at a time at most and cut
+    there: bad bytes become U+FFFD, never a crash.
 
     Lines end at b"\\n" only (a trailing \\r is dropped), so there is one line per line ``wc -l`` counts.
     """
+    max_bytes = max_bytes or MAX_LINE_BYTES
     for number in itertools.count(1):
         raw = stream.readline(max_bytes + 1)
         if not raw:
