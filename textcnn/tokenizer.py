@@ -203,6 +203,10 @@ class Tokenizer:
                 break
         return tokens
 
+    def chunk_tokens(self, chunk: str, max_tokens: int | None = None) -> tuple[str, ...] | list[str]:
+        """Tokens of one whitespace-free chunk of cleaned text; past ``max_tokens``, a long chunk may stop early."""
+        return self._piece(chunk) if len(chunk) <= MAX_CHUNK_CHARS else self._long_chunk(chunk, max_tokens)
+
     def __call__(self, text: str, max_tokens: int | None = None) -> list[str]:
         """Tokens of one raw text (HTML breaks removed, lowercased).
 
@@ -221,7 +225,7 @@ class Tokenizer:
             if chunk_tokens is not None:
                 tokens += chunk_tokens
             else:
-                tokens += self._piece(chunk) if len(chunk) <= MAX_CHUNK_CHARS else self._long_chunk(chunk, max_tokens)
+                tokens += self.chunk_tokens(chunk, max_tokens)
                 if max_tokens is not None and len(tokens) > max_tokens:
                     break
         return tokens
