@@ -316,10 +316,13 @@ class RecordingStream(io.BytesIO):
 
 def test_long_lines_are_cut_and_read_in_bounded_pieces():
     stream = RecordingStream(b"x" * 5_000 + b" tail\nshort\n" + b"\0" * 20_000)  # the last without "\n"
-    lines = list(cli.read_lines(stream, max_bytes=1_000))
+    cut: list[tuple[int, int]] = []  # (line number, bytes read when told)
+    lines = list(cli.read_lines(stream, max_bytes=1_000, on_cut=lambda number: cut.append((number, stream.tell()))))
     assert [(line.number, line.text, line.cut) for line in lines] == [
         (1, "x" * 1_000, True), (2, "short", False), (3, "\0" * 1_000, True)]
     assert stream.largest_read <= 1_001
+    # told at once, before the rest of the line is read: a line that never ends still gets its warning
+    assert cut == [(1, 1_001), (3, len(b"x" * 5_000 + b" tail\nshort\n") + 1_001)]
 
 
 def test_a_line_without_end_is_read_in_bounded_memory():
@@ -358,7 +361,7 @@ def test_a_long_line_gets_a_warning_and_says_truncated(loaded_pipeline, tmp_path
     assert blank == {"error": "line 3 holds no text in its first 64 bytes: nothing to classify"}
     assert status == 1
     assert err.splitlines() == [
-        "warning: line 2 is longer than 64 bytes; only its first 64 bytes were read (its record says truncated)",
-        "warning: line 3 is longer than 64 bytes; only its first 64 bytes were read (its record says truncated)",
+        "warning: line 2 is longer than 64 bytes; only its first 64 bytes are classified (its record says truncated)",
+        "warning: line 3 is longer than 64 bytes; only its first 64 bytes are classified (its record says truncated)",
         "warning: line 3 holds no text in its first 64 bytes; wrote an error record for it",
     ]

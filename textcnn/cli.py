@@ -9,7 +9,7 @@ import itertools
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -47,9 +47,11 @@ def decode(raw: bytes, cut: bool) -> tuple[str, bool]:
     raise AssertionError("unreachable: errors='replace' never raises")
 
 
-def read_lines(stream: BinaryIO, max_bytes: int | None = None) -> Iterator[Line]:
+def read_lines(stream: BinaryIO, max_bytes: int | None = None,
+               on_cut: Callable[[int], None] | None = None) -> Iterator[Line]:
     """Each line of ``stream``, read ``max_bytes`` (default MAX_LINE_BYTES) at a time at most and cut
-    there: bad bytes become U+FFFD, never a crash.
+    there: bad bytes become U+FFFD, never a crash. ``on_cut(line number)`` is called as soon as a line
+    is known to be cut, before the rest of it is read (which, from ``/dev/zero``, never ends).
 
     Lines end at b"\\n" only (a trailing \\r is dropped), so there is one line per line ``wc -l`` counts.
     """
@@ -62,12 +64,17 @@ def read_lines(stream: BinaryIO, max_bytes: int | None = None) -> Iterator[Line]
         if len(raw) > max_bytes and not raw.endswith(b"\n"):  # too long: keep the start, read and drop the rest
             raw, tail = raw[:max_bytes], raw[max_bytes:]
             dropped = len(tail)
-            while not tail.endswith(b"\n"):
+            while True:
+                if not cut and dropped > len(tail) - len(tail.rstrip(b"\r\n")):  # more than a "\r\n" dropped
+                    cut = True
+                    if on_cut is not None:
+                        on_cut(number)
+                if tail.endswith(b"\n"):
+                    break
                 more = stream.readline(max_bytes)
                 if not more:
                     break
                 tail, dropped = (tail + more)[-2:], dropped + len(more)  # the tail only tells a line end
-            cut = dropped > len(tail) - len(tail.rstrip(b"\r\n"))  # more than the "\r\n" was dropped
         raw = raw.rstrip(b"\r\n")
         if number == 1:
             raw = raw.removeprefix(codecs.BOM_UTF8)  # Windows editors start files with one; not part of the review
@@ -114,6 +121,11 @@ def predict_command(args: argparse.Namespace) -> int:
             stream.close()
 
 
+def warn_cut(number: int) -> None:
+    print(f"warning: line {number} is longer than {MAX_LINE_BYTES:,} bytes; only its first {MAX_LINE_BYTES:,} "
+          "bytes are classified (its record says truncated)", file=sys.stderr, flush=True)
+
+
 def predict_lines(stream: BinaryIO, args: argparse.Namespace) -> int:
     """Classify ``stream``, computed as fits its size; the exit status (2: no model, 1: empty lines).
 
@@ -123,7 +135,7 @@ def predict_lines(stream: BinaryIO, args: argparse.Namespace) -> int:
     """
     from textcnn.pipeline import SentimentPipeline
 
-    lines = read_lines(stream)
+    lines = read_lines(stream, on_cut=warn_cut)
     head = list(itertools.islice(lines, LARGE_INPUT_TEXTS))
     method = auto_method(len(head)) if args.method == AUTO else args.method
     workers = args.workers or auto_workers(len(head))
@@ -168,9 +180,6 @@ def write_predictions(lines: Iterator[Line], pipeline: SentimentPipeline, chunk_
         if line.invalid_utf8:
             print(f"warning: line {line.number} is not valid UTF-8; invalid bytes were replaced by U+FFFD",
                   file=sys.stderr)
-        if line.cut:
-            print(f"warning: line {line.number} is longer than {MAX_LINE_BYTES:,} bytes; only its first "
-                  f"{MAX_LINE_BYTES:,} bytes were read (its record says truncated)", file=sys.stderr)
         chunk.append(line)
         chunk_bytes += len(line.text)
         if len(chunk) >= chunk_size or chunk_bytes >= MAX_CHUNK_BYTES:
