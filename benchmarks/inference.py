@@ -65,6 +65,9 @@ def parse_args(argv: list[str] | None):
     p.add_argument("--baseline-c", type=float, default=common.BASELINE_C, help="the baseline's inverse regularisation")
     p.add_argument("--process-repeats", type=int, default=None,
                    help="runs of each timed process (default 3; 1 with --quick)")
+    p.add_argument("--processes-only", action="store_true",
+                   help="time only the processes (cold start, CLI against the TF-IDF process); results go to "
+                        "inference-processes.json unless --output says")
     args = p.parse_args(argv)
     args.repeats = args.repeats or (1 if args.quick else 3)
     args.process_repeats = args.process_repeats or (1 if args.quick else 3)
@@ -222,17 +225,40 @@ def print_processes(processes: dict, repeats: int) -> None:
           f"{'met' if ratio >= 1 else 'NOT met'}.")
 
 
+def processes_only(args, argv, info: dict, source: str, train_texts: list[str], train_labels: list[int],
+                   test_texts: list[str]) -> dict:
+    with common.Stopwatch() as fitting:
+        baseline = common.TfidfBaseline(args.baseline_c).fit(train_texts, train_labels)
+    processes = bench_processes(args.model, baseline, test_texts, args.process_repeats)
+    print(f"## Inference processes, end to end{' (QUICK: a small slice, not a measurement)' if args.quick else ''}\n")
+    print(f"{len(test_texts):,} test reviews; {common.describe_machine(info)}")
+    print_processes(processes, args.process_repeats)
+    results = {
+        "config": {"model": args.model, "dataset": source, "test_reviews": len(test_texts),
+                   "process_repeats": args.process_repeats, "tfidf_fit_seconds": round(fitting.seconds, 2)},
+        "results": {},
+        "processes": processes,
+        "target_met": {},
+    }
+    if args.output is None:
+        args.output = (common.QUICK_RESULTS_DIR if args.quick else common.RESULTS_DIR) / "inference-processes.json"
+    common.write_results("inference", args, argv, results, info)
+    return results
+
+
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     common.set_threads(args.threads)
     info = common.machine()
+    with common.dataset_source(args.dataset, args.quick) as source:
+        data = common.load_texts(source, ("train", "test"), common.QUICK_SIZES if args.quick else None, args.seed)
+    (train_texts, train_labels), (test_texts, _) = data["train"], data["test"]
+    if args.processes_only:
+        return processes_only(args, argv, info, source, train_texts, train_labels, test_texts)
     pipeline, load_seconds = common.load_pipeline(args.model, method=args.method)
     if args.batch_size:
         pipeline.batch_size = args.batch_size
     pipeline.workers = args.workers
-    with common.dataset_source(args.dataset, args.quick) as source:
-        data = common.load_texts(source, ("train", "test"), common.QUICK_SIZES if args.quick else None, args.seed)
-    (train_texts, train_labels), (test_texts, _) = data["train"], data["test"]
     rng = random.Random(args.seed)
     sample = rng.sample(test_texts, min(args.latency_reviews, len(test_texts)))
     warmup = rng.sample(train_texts, min(args.warmup, len(train_texts)))
