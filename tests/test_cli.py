@@ -249,7 +249,7 @@ def test_unreadable_input_is_one_sentence(tiny_model_dir, tmp_path, capsys, monk
     assert (status, out, err) == (2, "", f"error: cannot read {path}: {message}\n")
 
 
-@pytest.mark.parametrize("flag", ["--batch-size", "--chunk-size"])
+@pytest.mark.parametrize("flag", ["--batch-size", "--chunk-size", "--workers", "--threads"])
 @pytest.mark.parametrize("value", ["0", "-3", "many"])
 def test_sizes_must_be_positive(flag, value, capsys):
     with pytest.raises(SystemExit) as exited:
@@ -294,11 +294,18 @@ def test_stdin_is_sized_by_reading_ahead(loaded_pipeline, monkeypatch, capsys):
     assert [(call["method"], call["workers"]) for call in calls] == [("conv", 1)]
 
 
-def test_explicit_method_and_workers_win(loaded_pipeline, tmp_path, monkeypatch, capsys):
+def test_explicit_method_workers_and_threads_win(loaded_pipeline, tmp_path, monkeypatch, capsys):
+    import torch
+
     calls = loaded_with(monkeypatch, loaded_pipeline)
     path = tmp_path / "reviews.txt"
     path.write_text("a great film\n" * 3)
-    run_main(["--method", "lookup-int8", "--workers", "3", str(path)], capsys)
+    threads = torch.get_num_threads()
+    try:
+        run_main(["--method", "lookup-int8", "--workers", "3", "--threads", "1", str(path)], capsys)
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(threads)
     assert [(call["method"], call["workers"]) for call in calls] == [("lookup-int8", 3)]
 
 

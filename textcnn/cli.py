@@ -139,6 +139,10 @@ def predict_lines(stream: BinaryIO, args: argparse.Namespace) -> int:
     head = list(itertools.islice(lines, LARGE_INPUT_TEXTS))
     method = auto_method(len(head)) if args.method == AUTO else args.method
     workers = args.workers or auto_workers(len(head))
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     try:
         pipeline = SentimentPipeline.from_pretrained(args.model, revision=args.revision, batch_size=args.batch_size,
                                                      method=method, workers=workers)
@@ -227,6 +231,9 @@ def add_predict_command(commands: argparse._SubParsersAction) -> None:
     predict.add_argument("--workers", type=positive_int, default=None,
                          help=f"processes that tokenise (used for batches of 512 lines or more) (default: 1 for inputs "
                               f"under {LARGE_INPUT_TEXTS:,} lines, else this machine's cores up to 2)")
+    predict.add_argument("--threads", type=positive_int, default=None,
+                         help="torch threads for the model (default: torch's choice, one per core); 1 on a machine "
+                              "busy with other work, where threads that wait for each other at every step lose most")
     predict.add_argument("--chunk-size", type=positive_int, default=4096, help="lines read before predicting and writing")
     predict.set_defaults(func=predict_command)
 
