@@ -161,7 +161,7 @@ def filter_ngrams(pipeline: SentimentPipeline, filter_index: int) -> dict:
         raise user_error("The filter must be a whole number.")
     if not 0 <= filter_index < config.num_features:
         raise user_error(f"There is no filter {filter_index}: they are numbered 0 to {config.num_features - 1}.")
-    saved = pipeline.model.filter_ngrams
+    saved = pipeline.filter_ngrams
     return {
         "filter": filter_index,
         "width": config.filter_widths[filter_index // config.num_filters],
@@ -482,7 +482,7 @@ def load_pipeline(source: str, revision: str | None) -> SentimentPipeline:
     check_pinned(source, revision)
     pipeline = SentimentPipeline.from_pretrained(source, revision=revision)
     if revision and not os.path.isdir(source) and not re.fullmatch(r"[0-9a-f]{40}", revision):
-        commit = Path(pipeline.model.source_folder).name  # the Hub cache names each snapshot by its commit
+        commit = Path(pipeline.folder).name  # the Hub cache names each snapshot by its commit
         log.warning("serving %s at %s, which is a branch or tag and can move; to keep serving these weights, "
                     "pin their commit: --revision %s", source, revision, commit)
     pipeline.tokenizer = Tokenizer(max_cache=SERVING_TOKENIZER_CACHE, max_spacy_vocab=SERVING_SPACY_VOCAB)

@@ -233,7 +233,6 @@ def main(argv: list[str] | None = None) -> dict:
     model = TextCNN(config)
     if data.vectors is not None:
         model.embedding.weight.data.copy_(torch.from_numpy(data.vectors))
-    model.vocab_tokens = vocab.itos
     model.embedding.weight.requires_grad_(not args.freeze_embeddings)
     model.to(device)
     # weight decay on convolution and head weights only, not on embeddings or biases
@@ -316,7 +315,7 @@ def main(argv: list[str] | None = None) -> dict:
         log.info("best epoch %d: val acc %.4f | test loss %.4f acc %.4f", best.epoch, best.val_accuracy, test_loss, test_acc)
     else:
         log.info("best epoch %d: val acc %.4f (test not evaluated: --no-test)", best.epoch, best.val_accuracy)
-    model.filter_ngrams = top_filter_ngrams(model, labelled_train, vocab, device, mixed_precision=mixed)
+    filter_ngrams = top_filter_ngrams(model, labelled_train, vocab, device, mixed_precision=mixed)
 
     metrics = {
         "val_accuracy": best.val_accuracy,
@@ -349,6 +348,8 @@ def main(argv: list[str] | None = None) -> dict:
     out = save_model_folder(
         model,
         args.output_dir,
+        vocab=vocab,
+        filter_ngrams=filter_ngrams,
         extra_files={
             METRICS: json.dumps(metrics, indent=2).encode(),
             CURVES: training_curves_png(history, best.epoch),

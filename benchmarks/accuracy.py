@@ -12,7 +12,6 @@ for the figures reported here; nothing is chosen on it.
 
 from __future__ import annotations
 
-import json
 import math
 import sys
 from pathlib import Path
@@ -32,9 +31,7 @@ def parse_args(argv: list[str] | None):
 
 def training_metrics(pipeline) -> dict:
     """The model folder's metrics.json (what train.py measured), or {} when it has none."""
-    folder = getattr(pipeline.model, "source_folder", None)
-    path = Path(folder) / "metrics.json" if folder else None
-    return json.loads(path.read_text()) if path and path.is_file() else {}
+    return pipeline.metrics or {}
 
 
 def score(probabilities, labels: list[int]) -> tuple[float, float]:

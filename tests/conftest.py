@@ -54,12 +54,11 @@ def tiny_model_dir(tmp_path_factory) -> Path:
 
     from textcnn.hub import save_model_folder
     from textcnn.model import TextCNN, TextCNNConfig
-    from textcnn.vocab import PAD, UNK
+    from textcnn.vocab import PAD, UNK, Vocab
 
     torch.manual_seed(0)
-    tokens = [PAD, UNK, *sorted(set(POSITIVE + NEGATIVE + FILLER + [".", "!", ","]))]
-    model = TextCNN(TextCNNConfig(vocab_size=len(tokens), embedding_dim=8, filter_widths=(2, 3), num_filters=4, max_tokens=50))
-    model.vocab_tokens = tokens
+    vocab = Vocab([PAD, UNK, *sorted(set(POSITIVE + NEGATIVE + FILLER + [".", "!", ","]))])
+    model = TextCNN(TextCNNConfig(vocab_size=len(vocab), embedding_dim=8, filter_widths=(2, 3), num_filters=4, max_tokens=50))
     path = tmp_path_factory.mktemp("models") / "tiny"
-    save_model_folder(model, path)
+    save_model_folder(model, path, vocab=vocab)
     return path

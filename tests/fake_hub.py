@@ -170,3 +170,95 @@ class FakeHub:
             return httpx2.Response(200, json={"commitUrl": f"{ENDPOINT}/{m[1]}/commit/{sha}", "commitOid": sha,
                                               "pullRequestUrl": None})
         return self._error(404, message=f"the fake Hub does not serve {request.method} {path}")
+
+
+# --- Spaces -------------------------------------------------------------------------------------
+class FakeHubWithSpaces(FakeHub):
+    """The fake Hub with Space repos as well: creation (SDK, variables), Space variables, commits, listings.
+
+    A Space lives in ``repos`` under ``spaces/<id>`` (on the Hub a Space and a model may share an id);
+    every other request goes to :class:`FakeHub`.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.space_sdks: dict[str, str] = {}  # space id -> SDK given at creation
+        self.variables: dict[str, dict[str, str]] = {}  # space id -> {key: value}
+
+    @staticmethod
+    def space_key(space_id: str) -> str:
+        return f"spaces/{space_id}"
+
+    def space_files(self, space_id: str, revision: str = "main") -> dict[str, bytes]:
+        return self.files(self.space_key(space_id), revision)
+
+    def space_commit_messages(self, space_id: str) -> list[str]:
+        """The messages of the Space's commits, oldest first."""
+        return list(self.repos[self.space_key(space_id)].messages.values())
+
+    def handle(self, request: httpx2.Request) -> httpx2.Response:
+        path = unquote(request.url.path)
+        creates_space = path == "/api/repos/create" and json.loads(request.content or b"{}").get("type") == "space"
+        if not (creates_space or path.startswith("/api/spaces/")):
+            return super().handle(request)
+        self.requests.append(f"{request.method} {path}")
+        for name, status in self.fail.items():
+            if f"/{name}" in path:
+                return self._error(status, message=f"injected failure of {name}")
+        if m := re.fullmatch(r"/api/spaces/([^/]+/[^/]+)/tree/([^/]+)(/.*)?", path):
+            found, error = self._lookup(request, self.space_key(m[1]), m[2])
+            if error:
+                return error
+            _, files = found
+            return httpx2.Response(200, json=[
+                {"type": "file", "oid": hashlib.sha1(data).hexdigest(), "size": len(data), "path": name}
+                for name, data in files.items()
+            ])
+        if self._token(request) != TOKEN:  # Space settings and writes need the write token
+            return self._error(401, message="Invalid credentials in Authorization header")
+        if creates_space:
+            body = json.loads(request.content)
+            space_id = f"{body.get('organization') or USER}/{body['name']}"
+            url = f"{ENDPOINT}/spaces/{space_id}"
+            if self.space_key(space_id) in self.repos:
+                return httpx2.Response(409, json={"error": "You already created this space repo", "url": url})
+            self.add_commit(self.space_key(space_id), {".gitattributes": b"*.safetensors filter=lfs diff=lfs merge=lfs -text\n"},
+                            message="initial commit", private=body.get("visibility") == "private")
+            self.space_sdks[space_id] = body["sdk"]
+            self.variables[space_id] = {v["key"]: v["value"] for v in body.get("variables") or []}
+            return httpx2.Response(200, json={"url": url})
+        if m := re.fullmatch(r"/api/spaces/([^/]+/[^/]+)/variables", path):
+            if self.space_key(m[1]) not in self.repos:
+                return self._error(404, "RepoNotFound")
+            variables = self.variables.setdefault(m[1], {})
+            if request.method == "POST":
+                body = json.loads(request.content)
+                variables[body["key"]] = body["value"]
+            elif request.method == "DELETE":
+                variables.pop(json.loads(request.content)["key"], None)
+            return httpx2.Response(200, json={key: {"value": value} for key, value in variables.items()})
+        if re.fullmatch(r"/api/spaces/([^/]+/[^/]+)/preupload/(.+)", path):
+            body = json.loads(request.content)
+            return httpx2.Response(200, json={"files": [
+                {"path": f["path"], "uploadMode": "regular", "shouldIgnore": False, "oid": None} for f in body["files"]
+            ]})
+        if m := re.fullmatch(r"/api/spaces/([^/]+/[^/]+)/commit/(.+)", path):
+            key = self.space_key(m[1])
+            found, error = self._lookup(request, key, m[2])
+            if error:
+                return error
+            _, files = found
+            files = dict(files)
+            summary = ""
+            for line in request.content.splitlines():
+                item = json.loads(line)
+                if item["key"] == "header":
+                    summary = item["value"]["summary"]
+                elif item["key"] == "file":
+                    files[item["value"]["path"]] = base64.b64decode(item["value"]["content"])
+                elif item["key"] == "deletedFile":
+                    files.pop(item["value"]["path"])
+            sha = self.add_commit(key, files, branch=m[2], message=summary)
+            return httpx2.Response(200, json={"commitUrl": f"{ENDPOINT}/spaces/{m[1]}/commit/{sha}", "commitOid": sha,
+                                              "pullRequestUrl": None})
+        return self._error(404, message=f"the fake Hub does not serve {request.method} {path}")

@@ -162,7 +162,7 @@ def test_bundled_model_gets_the_clear_examples_right_in_milliseconds(app):
     negative, positive = pipeline.labels
     assert app.predict(pipeline, examples["Clearly positive"])["label"] == positive
     assert app.predict(pipeline, examples["Clearly negative"])["label"] == negative
-    assert pipeline.model.filter_ngrams is not None, "the bundled model should carry filter_ngrams.json"
+    assert pipeline.filter_ngrams is not None, "the bundled model should carry filter_ngrams.json"
     app.analyze(pipeline, examples["Long IMDb-style review"])  # warm-up
     start = time.perf_counter()
     for _ in range(5):

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from app_server import free_port, import_app
-from test_hub import corrupt_missing_weight, corrupt_pickle_file, hub, make_model, model_dir, no_token, probabilities, publish  # noqa: F401 (fixtures)
-from textcnn.hub import ModelLoadError, save_model_folder
+from test_hub import corrupt_missing_weight, corrupt_pickle_file, hub, make_model, model_dir, no_token, probabilities, publish, save_folder  # noqa: F401 (fixtures)
+from textcnn.hub import ModelLoadError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -39,7 +39,7 @@ def test_hub_model_without_a_revision_is_refused_before_any_download(app, hub, m
 
 def test_a_pinned_commit_is_served_whatever_was_pushed_since(app, hub, model_dir, tmp_path, caplog):
     first = publish(hub, "me/tiny", model_dir)
-    publish(hub, "me/tiny", save_model_folder(make_model(seed=1), tmp_path / "pushed-later"))
+    publish(hub, "me/tiny", save_folder(make_model(seed=1), tmp_path / "pushed-later"))
     with caplog.at_level("WARNING"):
         pipeline = app.load_pipeline("me/tiny", first)
     assert probabilities(pipeline.model) == probabilities(make_model(seed=0))
@@ -48,7 +48,7 @@ def test_a_pinned_commit_is_served_whatever_was_pushed_since(app, hub, model_dir
 
 def test_a_branch_is_served_with_a_warning_that_names_its_commit(app, hub, model_dir, tmp_path, caplog):
     publish(hub, "me/tiny", model_dir)
-    latest = publish(hub, "me/tiny", save_model_folder(make_model(seed=1), tmp_path / "latest"))
+    latest = publish(hub, "me/tiny", save_folder(make_model(seed=1), tmp_path / "latest"))
     with caplog.at_level("WARNING"):
         pipeline = app.load_pipeline("me/tiny", "main")
     assert probabilities(pipeline.model) == probabilities(make_model(seed=1))

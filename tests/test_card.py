@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import json
+import re
+import shutil
+import subprocess
+import sys
 
 import pytest
 from huggingface_hub import ModelCard
 
-from textcnn.card import PLACEHOLDER_REPO_ID, TAGS, model_card, model_card_for_folder
+from conftest import FILLER, NEGATIVE, POSITIVE
+from textcnn.card import CODE_URL, PLACEHOLDER_REPO_ID, model_card
+from textcnn.hub import model_card_for_folder
 from textcnn.model import TextCNN, TextCNNConfig
+from textcnn.pipeline import BUNDLED_MODEL, SentimentPipeline
 
 CONFIG = TextCNNConfig(vocab_size=30_000, embedding_dim=50, filter_widths=(3, 4, 5), num_filters=100, max_tokens=1000)
 
@@ -42,7 +49,7 @@ def test_metadata_is_what_the_hub_reads(metrics):
     assert data.pipeline_tag == "text-classification"
     assert data.datasets == ["stanfordnlp/imdb"]
     assert {"text-classification", "sentiment-analysis", "textcnn"} <= set(data.tags)
-    assert data.tags == TAGS
+    assert data.language == ["en"]
     [result] = data.eval_results
     assert (result.task_type, result.dataset_type, result.dataset_split) == ("text-classification", "stanfordnlp/imdb", "test")
     assert (result.metric_type, result.metric_value) == ("accuracy", 0.8776)
@@ -72,10 +79,12 @@ def test_body_carries_the_run(metrics):
     [
         (None, None, [f'SentimentPipeline.from_pretrained("{PLACEHOLDER_REPO_ID}")']),
         ("me/textcnn-imdb", None, ['SentimentPipeline.from_pretrained("me/textcnn-imdb")',
-                                   'TextCNN.from_pretrained("me/textcnn-imdb")',
+                                   'load_model("me/textcnn-imdb")',
+                                   "hf download me/textcnn-imdb --local-dir textcnn-imdb\n",
                                    "predict --model me/textcnn-imdb reviews.txt"]),
         ("me/textcnn-imdb", "v2", ['SentimentPipeline.from_pretrained("me/textcnn-imdb", revision="v2")',
-                                   'TextCNN.from_pretrained("me/textcnn-imdb", revision="v2")',
+                                   'load_model("me/textcnn-imdb", revision="v2")',
+                                   "hf download me/textcnn-imdb --revision v2 --local-dir textcnn-imdb\n",
                                    "predict --model me/textcnn-imdb --revision v2 reviews.txt"]),
     ],
 )
@@ -131,19 +140,60 @@ def test_without_metrics_there_are_no_results():
 
 
 def test_card_for_a_folder_reads_its_config_and_metrics(tiny_model_dir, metrics, tmp_path):
-    folder = tmp_path / "model"
-    folder.mkdir()
-    (folder / "config.json").write_text((tiny_model_dir / "config.json").read_text())
+    folder = shutil.copytree(tiny_model_dir, tmp_path / "model")
     (folder / "metrics.json").write_text(json.dumps(metrics))
     text = str(model_card_for_folder(folder, "me/tiny"))
     assert "4 convolution filters of each width 2, 3" in text
     assert ModelCard(text).data.eval_results[0].metric_value == 0.8776
 
 
-def test_save_pretrained_writes_this_card(tmp_path):
-    """The mixin's save_pretrained / push_to_hub write our card, not its generic template."""
-    model = TextCNN(TextCNNConfig(vocab_size=4, embedding_dim=2, filter_widths=(1,), num_filters=1))
-    model.vocab_tokens = ["<pad>", "<unk>", "good", "bad"]
-    model.save_pretrained(tmp_path)
-    card = ModelCard.load(tmp_path / "README.md")
-    assert card.data.library_name == "textcnn" and "## Limitations" in card.text
+def test_metadata_comes_from_the_model_class(metrics):
+    """The class's Hub mixin metadata is the one declaration: the card says exactly the same."""
+    declared = TextCNN._hub_mixin_info.model_card_data
+    data = ModelCard(str(model_card(CONFIG, metrics, "me/textcnn-imdb"))).data
+    for field in ("library_name", "license", "pipeline_tag", "language", "tags"):
+        assert getattr(data, field) == getattr(declared, field), field
+
+
+def test_card_links_to_the_code():
+    assert CODE_URL == TextCNN._hub_mixin_info.repo_url and CODE_URL.startswith("https://github.com/")
+    assert CODE_URL in str(model_card(CONFIG))
+
+
+def standalone_snippet(card_text: str) -> str:
+    """The card's Python block that needs neither textcnn nor huggingface_hub."""
+    blocks = re.findall(r"```python\n(.*?)```", card_text, flags=re.DOTALL)
+    [snippet] = [block for block in blocks if "safetensors" in block]
+    return snippet
+
+
+@pytest.mark.parametrize("which", ["tiny", "bundled"])
+def test_the_standalone_snippet_gives_the_packages_probabilities(tiny_model_dir, tmp_path, which):
+    """The card's torch + safetensors + spaCy code, run as a user would (textcnn unimportable), on a saved folder."""
+    folder = tiny_model_dir if which == "tiny" else BUNDLED_MODEL
+    if not folder.is_dir():
+        pytest.skip("no bundled model (models/textcnn-imdb)")
+    snippet = standalone_snippet(str(model_card_for_folder(folder, "me/tiny-model", "v1")))
+    assert "textcnn" not in snippet and 'folder = "tiny-model"' in snippet
+    shutil.copytree(folder, tmp_path / "tiny-model")  # where `hf download ... --local-dir` puts it
+    long_review = " ".join((POSITIVE + FILLER * 5 + NEGATIVE) * 14)  # 1,064 tokens: more than either model reads
+    texts = [
+        "A wonderful film.<br /><br />The actors were SUPERB!",  # HTML breaks, upper case
+        "awful",  # shorter than the widest filter
+        "it was boring , a dull mess and a waste",
+        "The plot? Unheard-of twists, (brilliant) moments; I hated nothing.",  # punctuation, unknown words
+        long_review,
+    ]
+    program = (
+        "import sys\nsys.modules['textcnn'] = None  # any use of the package fails\n"
+        + snippet
+        + f"\nimport json\nprint(json.dumps([predict(t) for t in {texts!r}]))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    standalone = json.loads(result.stdout.strip().splitlines()[-1])
+    package = SentimentPipeline.from_pretrained(folder).predict(texts)
+    assert package[-1].truncated  # truncation is exercised
+    for mine, theirs in zip(standalone, package):
+        assert mine.keys() == theirs.probabilities.keys()
+        assert mine == pytest.approx(theirs.probabilities, abs=1e-6)

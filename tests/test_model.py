@@ -77,3 +77,21 @@ def test_invalid_configs_are_rejected(bad):
 
 def test_config_accepts_json_lists():
     assert TextCNNConfig(filter_widths=[3, 4], labels=["neg", "pos"]) == TextCNNConfig(filter_widths=(3, 4))
+
+
+@pytest.mark.parametrize("widths, shortest", [((3, 4, 5), 5), ((5, 3), 5), ((1,), 1)])
+def test_min_length_is_the_widest_filter(widths, shortest):
+    config = TextCNNConfig(filter_widths=widths)
+    assert config.min_length == shortest
+    model = TextCNN(config).eval()
+    # a text padded to min_length gives the same answer as the bare text: padding below it is implied
+    ids = torch.tensor([[7, 9]])
+    padded = torch.cat([ids, torch.full((1, max(0, shortest - 2)), PAD_ID)], dim=1)
+    torch.testing.assert_close(model(ids), model(padded))
+
+
+def test_the_network_holds_only_its_weights_and_config():
+    """Vocabulary, n-grams and where the model came from live beside it (textcnn.hub.LoadedModel), not on it."""
+    model = small_model()
+    for name in ("vocab_tokens", "filter_ngrams", "source_folder"):
+        assert not hasattr(model, name)

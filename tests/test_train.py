@@ -3,8 +3,7 @@ import json
 import pytest
 import train
 from textcnn.data import load_imdb
-from textcnn.hub import CURVES, METRICS
-from textcnn.model import TextCNN
+from textcnn.hub import CURVES, METRICS, load_model
 from textcnn.pipeline import SentimentPipeline
 
 
@@ -27,9 +26,9 @@ def test_dry_run_writes_a_loadable_model_folder(dry_run):
     out, metrics = dry_run
     for name in ("model.safetensors", "config.json", "vocab.json", "filter_ngrams.json", METRICS, CURVES):
         assert (out / name).is_file(), name
-    model = TextCNN.from_pretrained(str(out))
-    assert model.config.embedding_dim == 4
-    pipeline = SentimentPipeline(model)
+    loaded = load_model(out)
+    assert loaded.model.config.embedding_dim == 4
+    pipeline = SentimentPipeline(loaded.model, loaded.vocab)
     prediction = pipeline("a great film")
     assert abs(sum(prediction.probabilities.values()) - 1) < 1e-6
     assert (out / CURVES).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -84,9 +83,9 @@ def test_freeze_embeddings_keeps_the_pretrained_vectors(tiny_imdb, tiny_glove, t
     out = tmp_path / "model"
     train.main(["--dataset", str(tiny_imdb), "--dry-run", "--output-dir", str(out), "--no-progress", "--glove",
                 str(tiny_glove), "--no-adapt-embeddings", "--freeze-embeddings", "--num-proc", "1"])
-    model = TextCNN.from_pretrained(str(out))
-    great = model.vocab_tokens.index("great")
-    assert model.embedding.weight[great].tolist() == [1.0, 0.0, 0.0, 0.0]
+    loaded = load_model(out)
+    great = loaded.vocab.stoi["great"]
+    assert loaded.model.embedding.weight[great].tolist() == [1.0, 0.0, 0.0, 0.0]
 
 
 def test_prepared_folder_is_written_then_read_with_the_same_result(tiny_imdb, tiny_glove, tmp_path, monkeypatch):

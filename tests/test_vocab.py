@@ -33,3 +33,21 @@ def test_save_load_round_trip(tmp_path, tokens):
 def test_invalid_vocabularies_are_rejected(tokens):
     with pytest.raises(ValueError):
         Vocab(tokens)
+
+
+@pytest.mark.parametrize("data, message", [
+    ([PAD, UNK], "must be a JSON object"),
+    ({"itos": [PAD, UNK]}, "must be a JSON object"),
+    ({"tokens": "<pad><unk>"}, "must be a JSON object"),
+    ({"tokens": [PAD, UNK, 3]}, "non-empty string"),
+    ({"tokens": [PAD, UNK, ""]}, "non-empty string"),
+    ({"tokens": [UNK, PAD]}, "must start with"),
+])
+def test_from_json_refuses_what_is_not_a_vocabulary(data, message):
+    with pytest.raises(ValueError, match=message):
+        Vocab.from_json(data)
+
+
+def test_json_round_trip():
+    vocab = Vocab([PAD, UNK, "a", "b"])
+    assert Vocab.from_json(vocab.to_json()) == vocab

@@ -1,3 +1,5 @@
+"""``python -m textcnn``: the same command line as the installed ``textcnn`` command."""
+
 import sys
 
 from textcnn.cli import main

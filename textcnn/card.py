@@ -1,25 +1,24 @@
-"""The model card: the Hub repo's README.md, generated from a run's config.json and metrics.json.
+"""The model card: the Hub repo's README.md, generated from a run's config and metrics.
 
 The YAML header is what the Hub indexes (library, license, tags, dataset, task, and the test
-accuracy as ``model-index``); the body says what the model is, how to load it, how it was
-trained and where it fails.
+accuracy as ``model-index``); the library, license, language, task and tags are the ones
+:class:`~textcnn.model.TextCNN` declares to the Hub mixin, so they are written down once. The body
+says what the model is, how to use it (with the package, or with torch, safetensors and spaCy
+alone), how it was trained and where it fails. This module only formats: :mod:`textcnn.hub`
+reads a folder's files and passes them in.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, is_dataclass
-from pathlib import Path
 from typing import Any
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from textcnn.data import IMDB_HUB_ID
+from textcnn.model import TextCNN
 
-LICENSE = "mit"
-LIBRARY_NAME = "textcnn"
-PIPELINE_TAG = "text-classification"
-TAGS = ["text-classification", "sentiment-analysis", "textcnn", "imdb", "pytorch"]
+CODE_URL = TextCNN._hub_mixin_info.repo_url  # the code's home, declared with the class
 DEFAULT_MODEL_NAME = "textcnn-imdb"
 PLACEHOLDER_REPO_ID = "your-name/textcnn-imdb"  # shown in the usage snippet until the repo is known
 
@@ -55,11 +54,7 @@ def model_card(config: Any, metrics: dict | None = None, repo_id: str | None = N
             )
         ]
     data = ModelCardData(
-        language="en",
-        license=LICENSE,
-        library_name=LIBRARY_NAME,
-        pipeline_tag=PIPELINE_TAG,
-        tags=list(TAGS),
+        **hub_metadata(),
         datasets=[IMDB_HUB_ID],
         metrics=["accuracy"],
         model_name=model_name if eval_results else None,  # only model-index uses it
@@ -77,15 +72,9 @@ def model_card(config: Any, metrics: dict | None = None, repo_id: str | None = N
     return ModelCard(f"---\n{data.to_yaml()}\n---\n\n{body}")
 
 
-def model_card_for_folder(folder: str | Path, repo_id: str | None = None, revision: str | None = None) -> ModelCard:
-    """The card for a saved model folder, from its ``config.json`` and (if there) ``metrics.json``."""
-    from textcnn.hub import CONFIG, METRICS
-
-    folder = Path(folder)
-    config = json.loads((folder / CONFIG).read_text(encoding="utf-8"))
-    metrics_path = folder / METRICS
-    metrics = json.loads(metrics_path.read_text(encoding="utf-8")) if metrics_path.is_file() else None
-    return model_card(config, metrics, repo_id, revision)
+def hub_metadata() -> dict:
+    """Library, license, language, task and tags, as the model class declares them to the Hub mixin."""
+    return TextCNN._hub_mixin_info.model_card_data.to_dict()
 
 
 def _percent(value: float | None) -> str:
@@ -145,12 +134,68 @@ def _overview(config: dict, metrics: dict) -> str:
     return "\n".join(lines)
 
 
+# A complete classifier in torch, safetensors and spaCy alone, for the card: it must give the
+# package's probabilities (tests/test_card.py runs it against a saved folder and compares).
+# __FOLDER__ is the folder the model was downloaded to.
+STANDALONE_SNIPPET = """\
+import json
+import re
+
+import spacy
+import torch
+from safetensors.torch import load_file
+
+folder = "__FOLDER__"  # the downloaded model folder
+config = json.load(open(f"{folder}/config.json", encoding="utf-8"))
+tokens = json.load(open(f"{folder}/vocab.json", encoding="utf-8"))["tokens"]
+token_ids = {token: i for i, token in enumerate(tokens)}  # id 0 is <pad>, 1 is <unk>
+weights = {name: tensor.float() for name, tensor in load_file(f"{folder}/model.safetensors").items()}
+tokenizer = spacy.blank("en").tokenizer  # spaCy's rule-based English tokenizer, no model download
+widths = config["filter_widths"]
+
+
+def predict(text: str) -> dict[str, float]:
+    text = re.sub(r"<\\s*br\\s*/?\\s*>", " ", text, flags=re.IGNORECASE).lower()  # HTML line breaks out
+    words = [t.text for t in tokenizer(text) if not t.is_space][: config["max_tokens"]]
+    ids = [token_ids.get(word, 1) for word in words]
+    ids += [0] * (max(widths) - len(ids))  # pad short texts: every filter needs one full window
+    x = weights["embedding.weight"][torch.tensor(ids)].T[None]  # (1, embedding_dim, length)
+    pooled = []
+    for i, width in enumerate(widths):
+        scores = torch.conv1d(x, weights[f"convs.{i}.weight"], weights[f"convs.{i}.bias"])[0]  # (filters, windows)
+        windows = max(len(words) - width + 1, 1)  # the windows that start inside the text
+        pooled.append(scores[:, :windows].amax(dim=1).relu())  # each filter's maximum over the text
+    logits = weights["head.weight"] @ torch.cat(pooled) + weights["head.bias"]
+    return dict(zip(config["labels"], torch.softmax(logits, dim=0).tolist()))
+
+
+print(predict("A moving, beautifully acted film; I loved every minute of it."))
+"""
+
+
 def _usage(repo_id: str, revision: str | None) -> str:
     revision_arg = f', revision="{revision}"' if revision else ""
     revision_flag = f" --revision {revision}" if revision else ""
+    folder = repo_id.split("/")[-1]
+    standalone = STANDALONE_SNIPPET.replace("__FOLDER__", folder)
     return f"""## How to use
 
-With the `textcnn` package (this model's code) installed:
+The code that trained this model, serves its demo and wrote this card: {CODE_URL}
+
+### With torch, safetensors and spaCy only
+
+Download the model folder (`hf` comes with `huggingface_hub`), then classify with a few lines of
+PyTorch that give the same probabilities as the `textcnn` package:
+
+```bash
+pip install torch safetensors spacy huggingface_hub
+hf download {repo_id}{revision_flag} --local-dir {folder}
+```
+
+```python
+{standalone}```
+
+### With the `textcnn` package
 
 ```python
 from textcnn.pipeline import SentimentPipeline
@@ -162,12 +207,12 @@ print(prediction.label, prediction.probabilities)  # pos {{'neg': ..., 'pos': ..
 explanation = classifier.explain("The plot was a dull, boring mess.")  # exact per-filter evidence
 ```
 
-The bare network (`torch.nn.Module`) loads the same way:
+The network (a `torch.nn.Module`), its vocabulary and its filter n-grams, checked and loaded together:
 
 ```python
-from textcnn.model import TextCNN
+from textcnn.hub import load_model
 
-model = TextCNN.from_pretrained("{repo_id}"{revision_arg})  # model.safetensors, config.json, vocab.json
+loaded = load_model("{repo_id}"{revision_arg})  # loaded.model, loaded.vocab, loaded.filter_ngrams, loaded.metrics
 ```
 
 From the command line, one review per line in, one JSON object per line out:
@@ -177,8 +222,8 @@ python -m textcnn predict --model {repo_id}{revision_flag} reviews.txt
 ```
 
 Pass `revision="<commit hash>"` to pin an exact version. Loading reads only `model.safetensors` (never a
-pickle), strictly: a repo whose weights, config and vocabulary disagree is refused. Downloads go through the
-usual Hugging Face cache, and with `HF_HUB_OFFLINE=1` the cached copy is used.
+pickle) and checks every file first: a repo whose weights, config and vocabulary disagree is refused.
+Downloads go through the usual Hugging Face cache, and with `HF_HUB_OFFLINE=1` the cached copy is used.
 """
 
 

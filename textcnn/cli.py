@@ -1,4 +1,4 @@
-"""Command line: ``python -m textcnn predict`` (batch prediction, JSON lines out) and ``push`` (to the Hub)."""
+"""Command line: ``textcnn predict`` (batch prediction, JSON lines out), ``push`` (a model folder to the Hub) and ``space`` (a Space that serves a pushed model); ``python -m textcnn`` is the same."""
 
 from __future__ import annotations
 
@@ -207,6 +207,18 @@ def push_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def space_command(args: argparse.Namespace) -> int:
+    from textcnn.space import SpaceError, deploy_space
+
+    try:
+        where = deploy_space(args.space_id, args.model, args.revision, out=args.out, private=args.private)
+    except SpaceError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(where)
+    return 0
+
+
 def add_predict_command(commands: argparse._SubParsersAction) -> None:
     predict = commands.add_parser(
         "predict",
@@ -256,8 +268,30 @@ def add_push_command(commands: argparse._SubParsersAction) -> None:
     push.set_defaults(func=push_command)
 
 
+def add_space_command(commands: argparse._SubParsersAction) -> None:
+    space = commands.add_parser(
+        "space",
+        help="create or update a Gradio Space that serves a pushed model, in one commit",
+        description=(
+            "Create or update the Hugging Face Space SPACE_ID in one commit: the demo (app.py), this package, a "
+            "requirements.txt with the CPU build of torch, and a README whose front matter links the model and "
+            "preloads its files at COMMIT; the Space variables TEXTCNN_MODEL and TEXTCNN_REVISION make the app "
+            "serve exactly that commit. No weights are stored in the Space. The token comes from HF_TOKEN or "
+            "`hf auth login`."
+        ),
+    )
+    space.add_argument("space_id", help="the Space, user/name or org/name")
+    space.add_argument("--model", required=True, help="the Hub model repo to serve, user/name")
+    space.add_argument("--revision", required=True, metavar="COMMIT",
+                       help="the model's full commit hash (a branch or tag can move, so it is refused)")
+    space.add_argument("--out", default=None, metavar="DIR",
+                       help="write the Space folder to DIR (new or empty) instead of uploading it")
+    space.add_argument("--private", action="store_true", help="create the Space private (an existing one keeps its visibility)")
+    space.set_defaults(func=space_command)
+
+
 # each adds one subcommand (its parser and its function); a new command is one more entry
-COMMANDS = (add_predict_command, add_push_command)
+COMMANDS = (add_predict_command, add_push_command, add_space_command)
 
 
 def build_parser() -> argparse.ArgumentParser:

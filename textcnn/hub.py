@@ -2,8 +2,16 @@
 
 A model folder (local or a Hub repo) holds ``model.safetensors``, ``config.json``, ``vocab.json``,
 optionally ``filter_ngrams.json`` (what each filter detects, for the demo), ``metrics.json``,
-``training_curves.png`` and the model card ``README.md``. Weights are only ever read from
-safetensors: a folder or repo that carries a pickle is refused, and loading is strict.
+``training_curves.png`` and the model card ``README.md``. This module is the only code that reads
+or writes them: :func:`save_model_folder` writes a folder, :func:`load_model` reads one back as a
+:class:`LoadedModel`, :func:`push_model_folder` publishes one.
+
+Nothing from a folder is trusted before it is checked. Every file is read only up to a size bound;
+``config.json`` is validated (types and ranges) before anything is allocated; the safetensors
+header is parsed and every tensor's name, dtype and shape is checked against the config, and the
+file's size against the tensors, before the weights are read; the weights must be finite; the
+vocabulary, the filter n-grams and the metrics are checked for structure. A folder or repo that
+carries a pickle is refused, and weights are only ever read from safetensors.
 
 Every failure to load is a :class:`ModelLoadError` and every failure to push a :class:`PushError`,
 each with a one-sentence message for the user.
@@ -13,21 +21,27 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import shlex
 import shutil
+import stat
+import struct
 import tempfile
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+import numpy as np
+import torch
+from huggingface_hub import ModelCard
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
+from safetensors.torch import save as safetensors_bytes
 
-from textcnn.atomic import atomic_directory, atomic_write_text
+from textcnn.atomic import atomic_directory, atomic_write_bytes, atomic_write_text
+from textcnn.card import model_card
+from textcnn.model import TextCNN, TextCNNConfig
 from textcnn.vocab import Vocab
-
-if TYPE_CHECKING:
-    from textcnn.model import TextCNN
 
 WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
@@ -38,8 +52,32 @@ CURVES = "training_curves.png"
 CARD = "README.md"
 MODEL_FILES = [WEIGHTS, CONFIG, VOCAB, FILTER_NGRAMS, METRICS, CURVES, CARD]
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
-# how a pickle (protocol 2+) and torch.save's zip archive begin; a safetensors file starts with its header size
-PICKLE_MAGIC = (b"\x80", b"PK\x03\x04")
+
+# What a config.json may ask for. Far above any model this project trains (30,000 x 50 embeddings,
+# 3 x 300 filters), low enough that a hostile config cannot make the loader allocate gigabytes.
+MAX_VOCAB_SIZE = 2_000_000
+MAX_EMBEDDING_DIM = 2_048
+MAX_NUM_FILTERS = 4_096
+MAX_FILTER_WIDTHS = 16  # how many widths
+MAX_FILTER_WIDTH = 64  # tokens in one n-gram
+MAX_TEXT_TOKENS = 100_000  # the largest max_tokens
+MAX_LABELS = 32
+MAX_LABEL_CHARS = 100
+MAX_PARAMETERS = 200_000_000  # 800 MB of float32 weights
+# file sizes read at most (the vocabulary and the n-grams also in proportion to the config)
+MAX_CONFIG_BYTES = 64 * 1024
+MAX_HEADER_BYTES = 1024 * 1024  # the safetensors header (JSON); this model's is about 600 bytes
+MAX_VOCAB_BYTES = 64 * 1024 * 1024
+VOCAB_BYTES_PER_TOKEN = 1024  # a token is at most a few hundred bytes of JSON
+MAX_NGRAMS_BYTES = 64 * 1024 * 1024
+NGRAMS_BYTES_PER_FILTER = 64 * 1024
+MAX_NGRAMS_PER_FILTER = 100
+MAX_NGRAM_CHARS = 10_000
+MAX_METRICS_BYTES = 1024 * 1024
+# floating dtypes a safetensors file may hold, and their sizes; integer weights would make every
+# prediction 0.5 / 0.5, so they are refused
+FLOAT_DTYPES = {"F16": 2, "BF16": 2, "F32": 4, "F64": 8}
+TORCH_DTYPES = {"F16": torch.float16, "BF16": torch.bfloat16, "F32": torch.float32, "F64": torch.float64}
 
 log = logging.getLogger(__name__)
 
@@ -52,31 +90,251 @@ class PushError(RuntimeError):
     """A model could not be pushed; the message is meant for the user and says how to retry."""
 
 
+@dataclass
+class LoadedModel:
+    """A model folder read back and checked: the network and what it needs to be used on text."""
+
+    model: TextCNN  # in eval mode, on the requested device
+    vocab: Vocab  # token ids of the embedding rows
+    filter_ngrams: list[list[dict]] | None  # per filter, [{"ngram": str, "activation": float}, ...]
+    metrics: dict | None  # the training run's metrics.json
+    folder: Path  # where the files were read (a Hub snapshot is named by its commit)
+
+
+# --- checks (pure: data in, a value or ValueError out) --------------------------------------
+
+def _shown(name: str, limit: int = 100) -> str:
+    """A name from a file, safe to put in a one-line message (quoted if it holds odd characters)."""
+    name = str(name)[:limit]
+    return name if name.isprintable() and name.strip() == name else repr(name)
+
+
+def _is_int(value: object) -> bool:
+    return type(value) is int  # JSON true/false are bools, which are ints in Python
+
+
+def _is_number(value: object) -> bool:
+    return (type(value) is int or type(value) is float) and math.isfinite(value)
+
+
+def _int_in(data: dict, key: str, low: int, high: int) -> int:
+    value = data[key]
+    if not _is_int(value) or not low <= value <= high:
+        raise ValueError(f"{key} must be a whole number from {low:,} to {high:,}, got {value!r:.40}")
+    return value
+
+
+def _fraction(data: dict, key: str) -> float:
+    value = data[key]
+    if not _is_number(value) or not 0 <= value < 1:
+        raise ValueError(f"{key} must be a number from 0 up to (not including) 1, got {value!r:.40}")
+    return float(value)
+
+
+def expected_shapes(config: TextCNNConfig) -> dict[str, tuple[int, ...]]:
+    """The name and shape of every tensor of a TextCNN with ``config``, without building one."""
+    shapes = {"embedding.weight": (config.vocab_size, config.embedding_dim)}
+    for i, width in enumerate(config.filter_widths):
+        shapes[f"convs.{i}.weight"] = (config.num_filters, config.embedding_dim, width)
+        shapes[f"convs.{i}.bias"] = (config.num_filters,)
+    shapes["head.weight"] = (len(config.labels), config.num_features)
+    shapes["head.bias"] = (len(config.labels),)
+    return shapes
+
+
+def parse_config(data: object) -> TextCNNConfig:
+    """A ``TextCNNConfig`` from a parsed ``config.json``; ValueError if a type or range is wrong.
+
+    Missing keys take their defaults (older folders lack the newer keys); unknown keys are errors.
+    """
+    if not isinstance(data, dict):
+        raise ValueError("it must be a JSON object")
+    defaults = asdict(TextCNNConfig())
+    unknown = sorted(_shown(key, 40) for key in data if key not in defaults)
+    if unknown:
+        raise ValueError(f"unknown key(s) {', '.join(unknown[:5])}" + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""))
+    data = {**defaults, **data}
+    vocab_size = _int_in(data, "vocab_size", 2, MAX_VOCAB_SIZE)
+    embedding_dim = _int_in(data, "embedding_dim", 1, MAX_EMBEDDING_DIM)
+    num_filters = _int_in(data, "num_filters", 1, MAX_NUM_FILTERS)
+    max_tokens = _int_in(data, "max_tokens", 1, MAX_TEXT_TOKENS)
+    widths = data["filter_widths"]
+    if (not isinstance(widths, list) or not 1 <= len(widths) <= MAX_FILTER_WIDTHS
+            or not all(_is_int(w) and 1 <= w <= MAX_FILTER_WIDTH for w in widths)):
+        raise ValueError(f"filter_widths must be a list of 1 to {MAX_FILTER_WIDTHS} whole numbers from 1 to "
+                         f"{MAX_FILTER_WIDTH}, got {widths!r:.60}")
+    labels = data["labels"]
+    if (not isinstance(labels, list) or not 2 <= len(labels) <= MAX_LABELS
+            or not all(isinstance(label, str) and label.strip() and label.isprintable() and len(label) <= MAX_LABEL_CHARS
+                       for label in labels)):
+        # printable: a label is shown on one line, and control or zero-width characters would hide what it says
+        raise ValueError(f"labels must be a list of 2 to {MAX_LABELS} non-empty printable strings of at most "
+                         f"{MAX_LABEL_CHARS} characters, got {labels!r:.60}")
+    if len(set(labels)) != len(labels):
+        raise ValueError(f"labels must be distinct, got {labels!r:.60}")
+    config = TextCNNConfig(
+        vocab_size=vocab_size,
+        embedding_dim=embedding_dim,
+        filter_widths=tuple(widths),
+        num_filters=num_filters,
+        dropout=_fraction(data, "dropout"),
+        embedding_dropout=_fraction(data, "embedding_dropout"),
+        labels=tuple(labels),
+        max_tokens=max_tokens,
+    )
+    parameters = sum(math.prod(shape) for shape in expected_shapes(config).values())
+    if parameters > MAX_PARAMETERS:
+        raise ValueError(f"it describes {parameters:,} weights, more than the {MAX_PARAMETERS:,} textcnn loads")
+    return config
+
+
+def read_safetensors_header(head: bytes, file_size: int) -> tuple[dict[str, dict], int]:
+    """(tensor entries, where the data starts) from a safetensors file's first bytes; ValueError if malformed.
+
+    The format: an 8-byte little-endian header length, that many bytes of JSON mapping each tensor's
+    name to its ``dtype``, ``shape`` and ``data_offsets`` (relative to the end of the header), then
+    the data. ``head`` must hold the length and the header (at most ``8 + MAX_HEADER_BYTES`` bytes).
+    """
+    if file_size < 8 or len(head) < 8:
+        raise ValueError(f"it is {file_size} bytes, too short to hold a header")
+    (length,) = struct.unpack("<Q", head[:8])
+    if length > MAX_HEADER_BYTES or 8 + length > file_size:
+        raise ValueError(f"its first 8 bytes give a header of {length:,} bytes, which the file of {file_size:,} bytes "
+                         f"cannot hold within the {MAX_HEADER_BYTES:,} allowed")
+    if len(head) < 8 + length:
+        raise ValueError("its header is cut short")
+    try:
+        header = json.loads(head[8 : 8 + length].decode("utf-8"))
+    except (ValueError, RecursionError) as error:
+        raise ValueError(f"its header is not JSON ({_first_line(error)})") from error
+    if not isinstance(header, dict):
+        raise ValueError("its header is not a JSON object")
+    metadata = header.pop("__metadata__", {})
+    if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
+        raise ValueError("its __metadata__ is not a mapping of strings")
+    for name, entry in header.items():
+        if (not isinstance(entry, dict) or not isinstance(entry.get("dtype"), str)
+                or not isinstance(entry.get("shape"), list) or not all(_is_int(d) and d >= 0 for d in entry["shape"])
+                or not isinstance(entry.get("data_offsets"), list) or len(entry["data_offsets"]) != 2
+                or not all(_is_int(o) and o >= 0 for o in entry["data_offsets"])):
+            raise ValueError(f"its entry for {_shown(name)} is not a dtype, a shape and two data offsets")
+    return header, 8 + length
+
+
+def check_weights_header(header: dict[str, dict], data_size: int, config: TextCNNConfig) -> None:
+    """ValueError unless the safetensors entries are exactly the tensors ``config`` describes, as floats,
+    laid end to end over the ``data_size`` bytes after the header (the message completes "its weights file ...")."""
+    expected = expected_shapes(config)
+    problems = [f"missing {name}" for name in sorted(expected.keys() - header.keys())]
+    problems += [f"unexpected {_shown(name)}" for name in sorted(header.keys() - expected.keys())]
+    problems += [
+        f"{name} is {tuple(header[name]['shape'])}, config says {shape}"
+        for name, shape in expected.items()
+        if name in header and tuple(header[name]["shape"]) != shape
+    ]
+    if problems:
+        shown = "; ".join(problems[:4]) + (f"; and {len(problems) - 4} more" if len(problems) > 4 else "")
+        raise ValueError(f"does not match its {CONFIG} ({shown})")
+    not_float = sorted(f"{name} is {_shown(entry['dtype'], 10)}" for name, entry in header.items() if entry["dtype"] not in FLOAT_DTYPES)
+    if not_float:
+        raise ValueError(f"holds non-floating-point weights ({', '.join(not_float[:3])}); textcnn loads F16, BF16, "
+                         "F32 or F64 weights only")
+    end = 0
+    for name, entry in sorted(header.items(), key=lambda item: item[1]["data_offsets"]):
+        begin, stop = entry["data_offsets"]
+        if begin != end or stop - begin != math.prod(entry["shape"]) * FLOAT_DTYPES[entry["dtype"]]:
+            raise ValueError(f"gives {name} data offsets that do not fit its shape and dtype")
+        end = stop
+    if end != data_size:
+        raise ValueError(f"holds {data_size:,} bytes after the header, but the tensors of its {CONFIG} take {end:,}")
+
+
+def parse_filter_ngrams(data: object, num_features: int) -> list[list[dict]]:
+    """The per-filter n-grams of ``filter_ngrams.json``; ValueError unless one list per filter of
+    ``{"ngram": str, "activation": finite number}`` entries."""
+    if not isinstance(data, list) or len(data) != num_features:
+        count = f"{len(data)} entries" if isinstance(data, list) else type(data).__name__
+        raise ValueError(f"it must hold one list per filter, {num_features} in all, not {count}")
+    for f, entries in enumerate(data):
+        if not isinstance(entries, list) or len(entries) > MAX_NGRAMS_PER_FILTER:
+            raise ValueError(f"filter {f} has no list of at most {MAX_NGRAMS_PER_FILTER} n-grams")
+        for entry in entries:
+            if (not isinstance(entry, dict) or set(entry) != {"ngram", "activation"}
+                    or not isinstance(entry["ngram"], str) or len(entry["ngram"]) > MAX_NGRAM_CHARS
+                    or not _is_number(entry["activation"])):
+                raise ValueError(f"an entry of filter {f} is not {{\"ngram\": text, \"activation\": finite number}}")
+    return data
+
+
+def parse_metrics(data: object) -> dict:
+    """A ``metrics.json`` object; ValueError if it is not one, or if a figure the demo shows is not a fraction."""
+    if not isinstance(data, dict):
+        raise ValueError("it must be a JSON object")
+
+    def fraction(value: object) -> bool:
+        return _is_number(value) and 0 <= value <= 1
+
+    if data.get("test_accuracy") is not None and not fraction(data["test_accuracy"]):
+        raise ValueError("test_accuracy must be a number from 0 to 1")
+    short = data.get("short_sentences")
+    if short is not None:
+        if (not isinstance(short, dict)
+                or not all(fraction(short[key]) for key in ("yelp", "amazon") if key in short)
+                or ("examples" in short and not (_is_int(short["examples"]) and short["examples"] >= 0))):
+            raise ValueError("short_sentences must hold accuracies from 0 to 1 and a count of examples")
+    return data
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
 # --- saving -------------------------------------------------------------------------------
 
-def save_model_files(model: TextCNN, directory: Path) -> None:
-    """Weights, vocabulary and filter n-grams (the Hub mixin writes ``config.json`` itself)."""
-    if model.vocab_tokens is None:
-        raise ValueError("the model has no vocabulary attached (model.vocab_tokens); it cannot be used on text")
+def write_model_files(directory: Path, model: TextCNN, vocab: Vocab, filter_ngrams: list[list[dict]] | None = None) -> None:
+    """Weights, config, vocabulary and (if given) filter n-grams, each written atomically."""
     state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
-    save_file(state, str(directory / WEIGHTS), metadata={"format": "pt"})
-    Vocab(model.vocab_tokens).save(directory / VOCAB)
-    if model.filter_ngrams is not None:
-        atomic_write_text(directory / FILTER_NGRAMS, json.dumps(model.filter_ngrams, ensure_ascii=False))
+    # bytes through atomic_write_bytes, not safetensors' save_file (which makes the file 0600):
+    # the weights are shared like every other file of the folder
+    atomic_write_bytes(directory / WEIGHTS, safetensors_bytes(state, metadata={"format": "pt"}))
+    atomic_write_text(directory / CONFIG, json.dumps(asdict(model.config), sort_keys=True, indent=2))
+    atomic_write_text(directory / VOCAB, json.dumps(vocab.to_json(), ensure_ascii=False))
+    if filter_ngrams is not None:
+        atomic_write_text(directory / FILTER_NGRAMS, json.dumps(filter_ngrams, ensure_ascii=False))
 
 
-def save_model_folder(model: TextCNN, path: str | Path, extra_files: dict[str, bytes] | None = None) -> Path:
+def save_model_folder(model: TextCNN, path: str | Path, *, vocab: Vocab, filter_ngrams: list[list[dict]] | None = None,
+                      extra_files: dict[str, bytes] | None = None) -> Path:
     """Write a complete model folder atomically: readers see the old folder or the new one, never half.
 
-    ``extra_files`` maps file names (``metrics.json``, ``README.md``, ...) to their bytes; a
-    ``README.md`` there replaces the config-only card that ``save_pretrained`` writes.
+    ``extra_files`` maps file names (``metrics.json``, ``training_curves.png``, ``README.md``) to
+    their bytes; without a ``README.md`` there, the card is generated from the config and the
+    metrics. The folder is loaded back, with every check of :func:`load_model`, before it replaces
+    ``path``: a folder that would be refused is never written (ValueError says why).
     """
+    if len(vocab) != model.config.vocab_size:
+        raise ValueError(f"the vocabulary has {len(vocab)} tokens but the model has {model.config.vocab_size} embedding rows")
+    extra_files = dict(extra_files or {})
     path = Path(path)
     with atomic_directory(path) as staging:
-        model.save_pretrained(staging)
-        for name, data in (extra_files or {}).items():
-            (staging / name).write_bytes(data)
+        write_model_files(staging, model, vocab, filter_ngrams)
+        for name, data in extra_files.items():
+            atomic_write_bytes(staging / name, data)
+        if CARD not in extra_files:
+            metrics = json.loads(extra_files[METRICS]) if METRICS in extra_files else None
+            atomic_write_text(staging / CARD, str(model_card(model.config, metrics)))
+        try:
+            load_model(staging)
+        except ModelLoadError as error:
+            raise ValueError(f"Not saving {path}: the folder would not load back ({error})") from error
     return path
+
+
+def model_card_for_folder(folder: str | Path, repo_id: str | None = None, revision: str | None = None) -> ModelCard:
+    """The card for a saved model folder, from its checked ``config.json`` and (if there) ``metrics.json``."""
+    loaded = load_model(folder)
+    return model_card(loaded.model.config, loaded.metrics, repo_id, revision)
 
 
 # --- loading ------------------------------------------------------------------------------
@@ -111,11 +369,6 @@ def _cached_repo_file_names(repo_id: str, snapshot: Path, cache_dir) -> list[str
         return [f.path for f in get_cached_repo_tree(repo_id, revision=snapshot.name, cache_dir=cache_dir)]
     except CachedRepoTreeNotFoundError:
         return []
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
 
 
 def resolve_model_folder(
@@ -215,77 +468,119 @@ def resolve_model_folder(
     return snapshot
 
 
-def _load_weights(path: Path, source: str) -> dict:
-    with open(path, "rb") as f:
-        head = f.read(4)
-    if head.startswith(PICKLE_MAGIC):
-        raise ModelLoadError(
-            f"{source}: {WEIGHTS} is a pickle (torch.save) file, not safetensors; textcnn never unpickles "
-            "weights, so it refuses this model."
-        )
+def _open_regular(path: Path, source: str) -> int:
+    """A read-only descriptor of ``path``, which must be a regular file (not a FIFO, a device or a folder)."""
     try:
-        return load_file(str(path))
+        # O_NONBLOCK: opening a FIFO must not wait for a writer
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as error:
+        raise ModelLoadError(f"{source}: {path.name} cannot be read ({error.strerror or _first_line(error)}).") from error
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise ModelLoadError(f"{source}: {path.name} is not a regular file.")
+    return fd
+
+
+def _read_bounded(path: Path, limit: int, source: str) -> bytes:
+    """The bytes of ``path``, refused if there are more than ``limit`` (checked before reading)."""
+    fd = _open_regular(path, source)
+    with os.fdopen(fd, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        data = f.read(limit + 1) if size <= limit else b""
+    if size > limit or len(data) > limit:
+        raise ModelLoadError(f"{source}: {path.name} is {max(size, len(data)):,} bytes, more than the {limit:,} "
+                             "allowed for it.")
+    return data
+
+
+def _read_json(path: Path, limit: int, source: str) -> object:
+    try:
+        return json.loads(_read_bounded(path, limit, source).decode("utf-8"))
+    except (ValueError, RecursionError) as error:  # broken JSON or UTF-8, absurd nesting
+        raise ModelLoadError(f"{source} has an invalid {path.name} (not JSON: {_first_line(error)}).") from error
+
+
+def _check(parse, source: str, name: str, *args):
+    """``parse(*args)``, its ValueError turned into the one-sentence ModelLoadError for ``name``."""
+    try:
+        return parse(*args)
+    except ValueError as error:
+        raise ModelLoadError(f"{source} has an invalid {name} ({_first_line(error)}).") from error
+
+
+def _check_weights_file(path: Path, config: TextCNNConfig, source: str) -> dict[str, dict]:
+    """The safetensors header of ``path``, checked against ``config`` from the header alone (no data read)."""
+    fd = _open_regular(path, source)
+    with os.fdopen(fd, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        head = f.read(8 + MAX_HEADER_BYTES)
+    try:
+        header, data_start = read_safetensors_header(head, size)
+    except ValueError as error:
+        raise ModelLoadError(f"{source}: {WEIGHTS} is not a valid safetensors file ({_first_line(error)}).") from error
+    try:
+        check_weights_header(header, size - data_start, config)
+    except ValueError as error:
+        raise ModelLoadError(f"{source}: its {WEIGHTS} {_first_line(error)}.") from error
+    return header
+
+
+def _read_weights(path: Path, header: dict[str, dict], source: str) -> dict[str, torch.Tensor]:
+    """The tensors of a checked safetensors file, as float32; refused if any is not finite."""
+    try:
+        state = load_file(str(path))
     except (SafetensorError, OSError) as error:
         raise ModelLoadError(f"{source}: {WEIGHTS} is not a valid safetensors file ({_first_line(error)}).") from error
+    # read a second time by safetensors: it must still be the file whose header was checked
+    if ({k: (v.dtype, tuple(v.shape)) for k, v in state.items()}
+            != {k: (TORCH_DTYPES[e["dtype"]], tuple(e["shape"])) for k, e in header.items()}):
+        raise ModelLoadError(f"{source}: {WEIGHTS} changed while it was being read; retry.")
+    # float32, as the model computes (a float64 weight past float32's range becomes infinite here)
+    state = {name: tensor.float() for name, tensor in state.items()}
+    for name, tensor in state.items():
+        # numpy's check: torch's elementwise kernels start its thread pool, which on a busy machine
+        # took 0.3 s for the 1.5 million embedding weights (numpy: 1.5 ms)
+        if not np.isfinite(tensor.numpy()).all():
+            raise ModelLoadError(f"{source}: {WEIGHTS} holds NaN or infinite values in {name}, so its predictions "
+                                 "would be meaningless.")
+    return state
 
 
-def _check_state_matches(model: TextCNN, state: dict, source: str) -> None:
-    """Name what differs between the weights file and the model its config describes."""
-    expected = model.state_dict()
-    problems = [f"missing {name}" for name in sorted(expected.keys() - state.keys())]
-    problems += [f"unexpected {name}" for name in sorted(state.keys() - expected.keys())]
-    problems += [
-        f"{name} is {tuple(state[name].shape)}, config says {tuple(tensor.shape)}"
-        for name, tensor in expected.items()
-        if name in state and state[name].shape != tensor.shape
-    ]
-    if problems:
-        shown = "; ".join(problems[:4]) + (f"; and {len(problems) - 4} more" if len(problems) > 4 else "")
-        raise ModelLoadError(f"{source}: its {WEIGHTS} does not match its {CONFIG} ({shown}).")
+def load_model(source: str | Path, revision: str | None = None, *, cache_dir: str | Path | None = None,
+               force_download: bool = False, local_files_only: bool = False, token: str | bool | None = None,
+               map_location: str | torch.device = "cpu") -> LoadedModel:
+    """Read a model folder or Hub repo (``revision``: branch, tag or commit to pin), checking everything.
 
-
-def load_model_files(cls: type[TextCNN], *, model_id: str, revision: str | None = None, cache_dir=None,
-                     force_download: bool = False, local_files_only: bool = False, token=None,
-                     map_location: str = "cpu") -> TextCNN:
-    """Build ``cls`` from a folder or Hub repo, strictly, from safetensors only.
-
-    Config, weights, vocabulary and filter n-grams all come from the same folder (one snapshot
-    of one commit) and must agree with each other.
+    Config, weights, vocabulary, filter n-grams and metrics all come from the same folder (one
+    snapshot of one commit) and must agree with each other; each is checked before it is used, in
+    the order that keeps a hostile folder cheap to refuse: the config first, then the weights'
+    header against it, the JSON files, and only then the weights themselves.
     """
-    from textcnn.model import TextCNNConfig
-
-    folder = resolve_model_folder(model_id, revision, cache_dir, force_download, local_files_only, token)
-    source = f"The model at {model_id}" + (f"@{revision}" if revision else "")
+    folder = resolve_model_folder(source, revision, cache_dir, force_download, local_files_only, token)
+    where = f"The model at {source}" + (f"@{revision}" if revision else "")
     for name in (CONFIG, WEIGHTS, VOCAB):
-        if not (folder / name).is_file():
-            raise ModelLoadError(f"{source} has no {name}; a textcnn model needs {CONFIG}, {WEIGHTS} and {VOCAB}.")
-    try:
-        config = TextCNNConfig(**json.loads((folder / CONFIG).read_text(encoding="utf-8")))
-    except (TypeError, ValueError) as error:  # unknown or missing keys, bad values, broken JSON
-        raise ModelLoadError(f"{source} has an invalid {CONFIG} ({_first_line(error)}).") from error
-    model = cls(config)
-    state = _load_weights(folder / WEIGHTS, source)
-    _check_state_matches(model, state, source)
-    model.load_state_dict(state, strict=True)
-    model.to(map_location)
-    try:
-        vocab = Vocab.load(folder / VOCAB)
-    except (ValueError, KeyError, TypeError) as error:
-        raise ModelLoadError(f"{source} has an invalid {VOCAB} ({_first_line(error)}).") from error
+        if not (folder / name).exists():
+            raise ModelLoadError(f"{where} has no {name}; a textcnn model needs {CONFIG}, {WEIGHTS} and {VOCAB}.")
+    config = _check(parse_config, where, CONFIG, _read_json(folder / CONFIG, MAX_CONFIG_BYTES, where))
+    header = _check_weights_file(folder / WEIGHTS, config, where)
+    vocab_limit = min(MAX_VOCAB_BYTES, 4096 + VOCAB_BYTES_PER_TOKEN * config.vocab_size)
+    vocab = _check(Vocab.from_json, where, VOCAB, _read_json(folder / VOCAB, vocab_limit, where))
     if len(vocab) != config.vocab_size:
-        raise ModelLoadError(f"{source}: {VOCAB} has {len(vocab)} tokens but {CONFIG} says vocab_size={config.vocab_size}.")
-    model.vocab_tokens = vocab.itos
-    if (folder / FILTER_NGRAMS).is_file():
-        try:
-            filter_ngrams = json.loads((folder / FILTER_NGRAMS).read_text(encoding="utf-8"))
-        except ValueError as error:
-            raise ModelLoadError(f"{source} has an invalid {FILTER_NGRAMS} ({_first_line(error)}).") from error
-        if not isinstance(filter_ngrams, list) or len(filter_ngrams) != config.num_features:
-            raise ModelLoadError(f"{source}: {FILTER_NGRAMS} does not describe the {config.num_features} filters of its {CONFIG}.")
-        model.filter_ngrams = filter_ngrams
-    model.source_folder = folder
-    model.eval()
-    return model
+        raise ModelLoadError(f"{where}: {VOCAB} has {len(vocab)} tokens but {CONFIG} says vocab_size={config.vocab_size}.")
+    filter_ngrams = None
+    if (folder / FILTER_NGRAMS).exists():
+        limit = min(MAX_NGRAMS_BYTES, 4096 + NGRAMS_BYTES_PER_FILTER * config.num_features)
+        data = _read_json(folder / FILTER_NGRAMS, limit, where)
+        filter_ngrams = _check(parse_filter_ngrams, where, FILTER_NGRAMS, data, config.num_features)
+    metrics = None
+    if (folder / METRICS).exists():
+        metrics = _check(parse_metrics, where, METRICS, _read_json(folder / METRICS, MAX_METRICS_BYTES, where))
+    state = _read_weights(folder / WEIGHTS, header, where)
+    with torch.device("meta"):  # no memory, no random initialisation: the weights replace every tensor
+        model = TextCNN(config)
+    model.load_state_dict(state, strict=True, assign=True)
+    model.to(map_location).eval()
+    return LoadedModel(model=model, vocab=vocab, filter_ngrams=filter_ngrams, metrics=metrics, folder=folder)
 
 
 # --- pushing ------------------------------------------------------------------------------
@@ -349,17 +644,14 @@ def stage_upload(folder: str | Path, destination: str | Path, repo_id: str, revi
     ``revision`` (so its loading snippet is right); uploading the copy rather than the folder means
     the commit is consistent even if the folder is rewritten meanwhile.
     """
-    from textcnn.card import model_card_for_folder
-    from textcnn.model import TextCNN
-
     folder = Path(folder)
     staged = Path(destination) / (folder.name or "model")
     staged.mkdir(parents=True)
     for name in MODEL_FILES:
         if name != CARD and (folder / name).is_file():
             shutil.copy2(folder / name, staged / name)
-    model_card_for_folder(staged, repo_id, revision).save(str(staged / CARD))
-    load_model_files(TextCNN, model_id=str(staged))
+    atomic_write_text(staged / CARD, str(model_card_for_folder(staged, repo_id, revision)))
+    load_model(staged)
     return staged
 
 
@@ -372,13 +664,12 @@ def push_model_folder(folder: str | Path, repo_id: str, *, revision: str | None 
     whatever fails, it stays as it was, and the PushError says how to retry.
     """
     from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi
-    from textcnn.model import TextCNN
 
     folder = Path(folder)
     if not folder.is_dir():
         raise PushError(f"There is no model folder {folder} to push.")
     try:
-        load_model_files(TextCNN, model_id=str(folder))
+        load_model(folder)
     except ModelLoadError as error:
         raise PushError(f"Refusing to push {folder}: {error}") from error
     token = check_push_prerequisites(repo_id, token, check_online=False)

@@ -10,10 +10,12 @@ Because every feature is the maximum of one filter over the text, each logit is 
 ``bias + sum_f weight_f * max_t relu(conv_f(window_t))`` and each max comes from one n-gram.
 :meth:`TextCNN.forward_features` returns those maxima and their positions, which is what the
 demo's explanation is built on.
+
+The network does no file I/O: :mod:`textcnn.hub` saves and loads model folders (weights, config,
+vocabulary and filter n-grams together) and pushes them to the Hub.
 """
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -47,6 +49,11 @@ class TextCNNConfig:
     def num_features(self) -> int:
         return len(self.filter_widths) * self.num_filters
 
+    @property
+    def min_length(self) -> int:
+        """The shortest padded length: every filter needs one full window."""
+        return max(self.filter_widths)
+
 
 def mask_padded_windows(scores: torch.Tensor, lengths: torch.Tensor, width: int) -> torch.Tensor:
     """``scores`` (B, F, windows) with -inf for the windows that start past each text's last full n-gram.
@@ -77,14 +84,42 @@ class Features:
     logits: torch.Tensor  # (B, C)
 
 
+# Where the code lives: the model card links to it and the Hub shows it beside the model.
+CODE_URL = "https://github.com/your-name/textcnn"
+PAPER_URL = "https://arxiv.org/abs/1408.5882"
+
+# the Hub mixin's methods would save, load or push the network alone, without the vocabulary that
+# turns text into ids, the filter n-grams and the checks; these name the calls that do all of that
+_USE_HUB = {
+    "save_pretrained": "save a model folder with textcnn.hub.save_model_folder(model, folder, vocab=vocab)",
+    "push_to_hub": "push a saved model folder with textcnn.hub.push_model_folder(folder, repo_id) "
+                   "or `python -m textcnn push FOLDER REPO_ID`",
+    "from_pretrained": "load a model folder or Hub repo with textcnn.hub.load_model(source), "
+                       "or SentimentPipeline.from_pretrained(source) to use it on text",
+    "generate_model_card": "write the card with textcnn.card.model_card(config, metrics)",
+}
+
+
+def _refuse(method: str):
+    raise NotImplementedError(
+        f"TextCNN.{method} would handle the network without its vocabulary; {_USE_HUB[method]}."
+    )
+
+
 class TextCNN(
     nn.Module,
     PyTorchModelHubMixin,
+    # the one declaration of the model's Hub metadata: the model card reads it from here
     library_name="textcnn",
-    tags=["text-classification", "sentiment-analysis", "textcnn", "imdb"],
+    tags=["text-classification", "sentiment-analysis", "textcnn", "imdb", "pytorch"],
     license="mit",
+    language=["en"],
     pipeline_tag="text-classification",
+    repo_url=CODE_URL,
+    paper_url=PAPER_URL,
 ):
+    """Kim's CNN as a plain ``nn.Module``; the Hub mixin is there for its class metadata only."""
+
     def __init__(self, config: TextCNNConfig) -> None:
         super().__init__()
         self.config = config
@@ -95,16 +130,13 @@ class TextCNN(
         self.embedding_dropout = config.embedding_dropout
         self.dropout = nn.Dropout(config.dropout)
         self.head = nn.Linear(config.num_features, len(config.labels))
-        # filled by save/load: the vocabulary and the training-set n-grams each filter likes best
-        self.vocab_tokens: list[str] | None = None
-        self.filter_ngrams: list[list[dict]] | None = None
 
     def _pooled(self, ids: torch.Tensor, positions: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
         B, T = ids.shape
         lengths = (ids != PAD_ID).sum(dim=1)  # (B,) real tokens; padding is always on the right
-        max_width = max(self.config.filter_widths)
-        if T < max_width:  # every filter needs at least one full window
-            ids = F.pad(ids, (0, max_width - T), value=PAD_ID)  # (B, max_width)
+        min_length = self.config.min_length
+        if T < min_length:  # every filter needs at least one full window
+            ids = F.pad(ids, (0, min_length - T), value=PAD_ID)  # (B, min_length)
         x = self.embedding(ids)  # (B, T, E)
         if self.training and self.embedding_dropout > 0:
             keep = torch.rand(x.shape[:2], device=x.device) >= self.embedding_dropout  # (B, T)
@@ -140,41 +172,23 @@ class TextCNN(
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
 
-    # --- Hub conventions: model.safetensors + config.json, plus vocab.json and filter n-grams ----
-    def _save_pretrained(self, save_directory: Path) -> None:
-        from textcnn.hub import save_model_files
+    # --- the Hub mixin's file methods: refused, naming the calls that save and load a whole model ---
+    def save_pretrained(self, *args, **kwargs):
+        _refuse("save_pretrained")
 
-        save_model_files(self, save_directory)
+    def _save_pretrained(self, *args, **kwargs):
+        _refuse("save_pretrained")
 
-    def generate_model_card(self, *args, **kwargs):
-        """The card ``save_pretrained`` and ``push_to_hub`` write: ours, without a run's metrics."""
-        from textcnn.card import model_card
-
-        return model_card(self.config)
+    def push_to_hub(self, *args, **kwargs):
+        _refuse("push_to_hub")
 
     @classmethod
-    def from_pretrained(cls, pretrained_model_name_or_path: str | Path, *, force_download: bool = False,
-                        token: str | bool | None = None, cache_dir: str | Path | None = None,
-                        local_files_only: bool = False, revision: str | None = None,
-                        map_location: str = "cpu", strict: bool = True) -> "TextCNN":
-        """Load from a local folder or a Hub repo id (``revision``: branch, tag or commit to pin).
+    def from_pretrained(cls, *args, **kwargs):
+        _refuse("from_pretrained")
 
-        Replaces the mixin's version, which fetches config.json on its own before the weights: a
-        second request that can see another commit of a moving branch, whose failures (offline,
-        invalid id) escape as raw huggingface_hub errors, and which drops unknown config keys.
-        Here everything comes from one snapshot and every failure is a ``ModelLoadError``.
-        """
-        from textcnn.hub import load_model_files
+    @classmethod
+    def _from_pretrained(cls, *args, **kwargs):
+        _refuse("from_pretrained")
 
-        if not strict:
-            raise ValueError("textcnn always loads strictly: a missing or extra weight is an error")
-        return load_model_files(
-            cls,
-            model_id=str(pretrained_model_name_or_path),
-            revision=revision,
-            cache_dir=cache_dir,
-            force_download=force_download,
-            local_files_only=local_files_only,
-            token=token,
-            map_location=map_location,
-        )
+    def generate_model_card(self, *args, **kwargs):
+        _refuse("generate_model_card")

@@ -31,7 +31,7 @@ def top_filter_ngrams(model: TextCNN, split: EncodedSplit, vocab: Vocab, device:
     # per filter a min-heap of (activation, ngram); a dict keeps n-grams distinct
     heaps: list[list[tuple[float, str]]] = [[] for _ in range(num_features)]
     best: list[dict[str, float]] = [{} for _ in range(num_features)]
-    min_width = max(model.config.filter_widths)
+    min_width = model.config.min_length
     batches = batch_indices(split.lengths, batch_size, bucket=True)  # similar lengths: little padding
     for index, (ids, _) in zip(batches, iterate_batches(split, batches, min_width)):
         with autocast(device, mixed_precision):

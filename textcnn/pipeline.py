@@ -1,6 +1,7 @@
 """From raw text to predictions and exact per-filter explanations.
 
-``SentimentPipeline`` bundles the tokenizer, the vocabulary and a :class:`~textcnn.model.TextCNN`.
+``SentimentPipeline`` bundles the tokenizer, the vocabulary and a :class:`~textcnn.model.TextCNN`
+(:meth:`SentimentPipeline.from_pretrained` reads all of a model folder through :mod:`textcnn.hub`).
 For two classes the decision score is ``logit_pos - logit_neg`` and, because every feature is one
 filter's max over the text,
 
@@ -16,14 +17,15 @@ from __future__ import annotations
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
-from itertools import chain
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from textcnn.data import pad_batch
+from textcnn.hub import ModelLoadError, load_model
 from textcnn.lookup import LOOKUP_BATCH_TOKENS, LookupTextCNN
 from textcnn.methods import METHODS
 from textcnn.model import TextCNN
@@ -145,17 +147,24 @@ def length_batches(lengths: np.ndarray, batch_size: int, max_tokens: int, min_le
 
 
 class SentimentPipeline:
-    def __init__(self, model: TextCNN, batch_size: int = 128, method: str = "conv", workers: int = 1) -> None:
-        """``method``: how :meth:`predict` computes (one of ``METHODS``; explanations always use
+    def __init__(self, model: TextCNN, vocab: Vocab, *, filter_ngrams: list[list[dict]] | None = None,
+                 metrics: dict | None = None, folder: Path | None = None, batch_size: int = 128,
+                 method: str = "conv", workers: int = 1) -> None:
+        """``vocab`` maps tokens to the model's embedding rows; ``filter_ngrams``, ``metrics`` and
+        ``folder`` describe where the model came from (see :class:`~textcnn.hub.LoadedModel`).
+        ``method``: how :meth:`predict` computes (one of ``METHODS``; explanations always use
         the float32 convolutions, so their terms add up exactly). ``workers``: processes that tokenise
         large batches (tokenising is pure Python, so threads would not run it in parallel); call
         :meth:`close` when done."""
-        if model.vocab_tokens is None:
-            raise ValueError("the model has no vocabulary attached")
+        if len(vocab) != model.config.vocab_size:
+            raise ValueError(f"the vocabulary has {len(vocab)} tokens but the model has {model.config.vocab_size} embedding rows")
         if len(model.config.labels) != 2:
             raise ValueError("the explanation assumes two classes")
         self.model = model.eval()
-        self.vocab = Vocab(model.vocab_tokens)
+        self.vocab = vocab
+        self.filter_ngrams = filter_ngrams
+        self.metrics = metrics
+        self.folder = folder
         self.tokenizer = Tokenizer()
         self.batch_size = batch_size
         self.method = method
@@ -164,7 +173,7 @@ class SentimentPipeline:
         head = model.head
         self._direction = (head.weight[1] - head.weight[0]).detach()  # (F,) weight difference
         self._bias = float((head.bias[1] - head.bias[0]).detach())
-        self._min_width = max(model.config.filter_widths)
+        self._min_width = model.config.min_length
         if workers < 1:
             raise ValueError(f"workers must be at least 1, got {workers}")
         self.workers = workers
@@ -185,9 +194,18 @@ class SentimentPipeline:
     @classmethod
     def from_pretrained(cls, source: str | Path | None = None, revision: str | None = None, *,
                         batch_size: int = 128, method: str = "conv", workers: int = 1, **kwargs) -> SentimentPipeline:
-        """Load from a local folder or a Hub repo id (``revision`` pins a commit); default: the bundled model."""
-        model = TextCNN.from_pretrained(str(source or BUNDLED_MODEL), revision=revision, **kwargs)
-        return cls(model, batch_size=batch_size, method=method, workers=workers)
+        """Load from a local folder or a Hub repo id (``revision`` pins a commit); default: the bundled model.
+
+        ``kwargs`` go to :func:`~textcnn.hub.load_model` (``cache_dir``, ``token``, ...); every
+        failure to load is a :class:`~textcnn.hub.ModelLoadError`.
+        """
+        source = str(source or BUNDLED_MODEL)
+        loaded = load_model(source, revision, **kwargs)
+        if len(loaded.model.config.labels) != 2:
+            raise ModelLoadError(f"The model at {source} has {len(loaded.model.config.labels)} labels; the pipeline "
+                                 "explains two-class models only.")
+        return cls(loaded.model, loaded.vocab, filter_ngrams=loaded.filter_ngrams, metrics=loaded.metrics,
+                   folder=loaded.folder, batch_size=batch_size, method=method, workers=workers)
 
     def close(self) -> None:
         """Stop the tokenising processes, if any were started."""

@@ -52,12 +52,24 @@ class Vocab:
         return [self.itos[i] for i in ids]
 
     def save(self, path: str | Path) -> None:
-        atomic_write_text(path, json.dumps({"tokens": self.itos}, ensure_ascii=False))
+        atomic_write_text(path, json.dumps(self.to_json(), ensure_ascii=False))
+
+    def to_json(self) -> dict:
+        return {"tokens": self.itos}
+
+    @classmethod
+    def from_json(cls, data: object) -> Vocab:
+        """The vocabulary saved as ``{"tokens": [...]}``; ValueError, in one sentence, for anything else."""
+        if not isinstance(data, dict) or not isinstance(data.get("tokens"), list):
+            raise ValueError('a vocabulary file must be a JSON object {"tokens": [...]}')
+        tokens = data["tokens"]
+        if not all(isinstance(token, str) and token for token in tokens):
+            raise ValueError("every token of a vocabulary must be a non-empty string")
+        return cls(tokens)
 
     @classmethod
     def load(cls, path: str | Path) -> Vocab:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-        return cls(data["tokens"])
+        return cls.from_json(json.loads(Path(path).read_text(encoding="utf-8")))
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Vocab) and self.itos == other.itos
