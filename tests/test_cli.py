@@ -68,7 +68,7 @@ def check_records(stdout: str) -> list[dict]:
     return records
 
 
-def run_cli(*args: str, input: bytes | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+def run_cli(*args: str, input: bytes | None = None, timeout: float = 900) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "HF_HUB_OFFLINE": "1"}
     return subprocess.run([sys.executable, "-m", "textcnn", "predict", *args], input=input, capture_output=True,
                           env=env, timeout=timeout)
@@ -141,7 +141,7 @@ def test_reader_going_away_is_not_a_crash(tiny_model_dir, tmp_path):
         json.loads(cli_process.stdout.readline())
         cli_process.stdout.close()
         stderr = cli_process.stderr.read().decode()
-        assert cli_process.wait(timeout=120) == 141
+        assert cli_process.wait(timeout=900) == 141
     finally:
         cli_process.kill()
     assert stderr == ""
