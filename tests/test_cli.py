@@ -4,6 +4,7 @@ order, with bounded reads, and a clear message (never a traceback) for what it c
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import math
 import os
@@ -372,3 +373,11 @@ def test_a_long_line_gets_a_warning_and_says_truncated(loaded_pipeline, tmp_path
         "warning: line 3 is longer than 64 bytes; only its first 64 bytes are classified (its record says truncated)",
         "warning: line 3 holds no text in its first 64 bytes; wrote an error record for it",
     ]
+
+
+def test_read_ahead_stops_at_a_byte_bound_too():
+    lines = (cli.Line(number, "x" * 100, False, False) for number in itertools.count(1))
+    head, ended = cli.read_ahead(lines, max_lines=1_000, max_bytes=1_000)
+    assert (len(head), ended) == (10, False)  # a few long lines are not held a thousand at a time
+    head, ended = cli.read_ahead(iter(head[:3]), max_lines=1_000, max_bytes=1_000)
+    assert (len(head), ended) == (3, True)

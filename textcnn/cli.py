@@ -126,6 +126,18 @@ def warn_cut(number: int) -> None:
           "bytes are classified (its record says truncated)", file=sys.stderr, flush=True)
 
 
+def read_ahead(lines: Iterator[Line], max_lines: int, max_bytes: int) -> tuple[list[Line], bool]:
+    """The first lines, up to ``max_lines`` or ``max_bytes`` of text, and whether the input ended there."""
+    head: list[Line] = []
+    size = 0
+    for line in lines:
+        head.append(line)
+        size += len(line.text)
+        if len(head) >= max_lines or size >= max_bytes:
+            return head, False
+    return head, True
+
+
 def predict_lines(stream: BinaryIO, args: argparse.Namespace) -> int:
     """Classify ``stream``, computed as fits its size; the exit status (2: no model, 1: empty lines).
 
@@ -136,9 +148,10 @@ def predict_lines(stream: BinaryIO, args: argparse.Namespace) -> int:
     from textcnn.pipeline import SentimentPipeline
 
     lines = read_lines(stream, on_cut=warn_cut)
-    head = list(itertools.islice(lines, LARGE_INPUT_TEXTS))
-    method = auto_method(len(head)) if args.method == AUTO else args.method
-    workers = args.workers or auto_workers(len(head))
+    head, ended = read_ahead(lines, LARGE_INPUT_TEXTS, MAX_CHUNK_BYTES)
+    size = len(head) if ended else LARGE_INPUT_TEXTS  # stopped early: at least a large input's worth
+    method = auto_method(size) if args.method == AUTO else args.method
+    workers = args.workers or auto_workers(size)
     if args.threads:
         import torch
 
