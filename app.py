@@ -1,8 +1,10 @@
 """Gradio demo: IMDb sentiment with a Kim (2014) TextCNN, and exactly what the network did with the text.
 
-For two classes the decision score is ``logit_pos - logit_neg = bias + sum_f w_f * pooled_f``, and each
-filter's max-pooled activation ``pooled_f`` comes from one n-gram of the text; the demo shows those
-exact terms (see :mod:`textcnn.pipeline`), per token and per filter.
+The page says the verdict in plain words first ("Positive — 82% confident", the words that pushed
+hardest), then shows the exact terms behind it: for two classes the decision score is
+``logit_pos - logit_neg = bias + sum_f w_f * pooled_f``, and each filter's max-pooled activation
+``pooled_f`` comes from one n-gram of the text (see :mod:`textcnn.pipeline`); what is shown is built
+by the pure functions of :mod:`textcnn.presentation`, and this module wires them to the page.
 
     python app.py                                       # the bundled model, http://127.0.0.1:7860
     python app.py --model user/textcnn-imdb --revision <commit>
@@ -11,30 +13,70 @@ exact terms (see :mod:`textcnn.pipeline`), per token and per filter.
 A Hub model is served only at a revision given with it (``--revision`` or ``TEXTCNN_REVISION``),
 best a commit, so that a push to the repo cannot change what the demo serves. The model is
 loaded once, at import. ``GRADIO_SERVER_NAME`` / ``GRADIO_SERVER_PORT`` (set by Spaces)
-choose where it listens. Endpoints for ``gradio_client``: ``/predict``, ``/explain``, ``/filter_ngrams``.
+choose where it listens. Endpoints for ``gradio_client`` and tools for MCP clients (when launched
+with ``mcp_server=True``): ``predict``, ``explain``, ``filter_ngrams``, with declared return fields.
+A page can be opened on a review with ``?review=<text>``.
 """
 
 from __future__ import annotations
 
 import argparse
 import ctypes
+import json
 import logging
-import math
 import os
 import re
 import sys
 import threading
 import time
-import unicodedata
-from dataclasses import asdict
+import typing
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TypedDict
 
 import gradio as gr
+import numpy as np
 import pandas as pd
 import torch
 
+from textcnn import presentation
+from textcnn.data import pad_batch
 from textcnn.hub import ModelLoadError
 from textcnn.pipeline import Explanation, SentimentPipeline, default_model_source, is_empty
+from textcnn.presentation import (
+    FILTER_DATATYPES,
+    TABLE_FILTERS,
+    Arithmetic,
+    Bar,
+    ClassNames,
+    FilterView,
+    StrongestWords,
+    Table,
+    TokenSpan,
+    Verdict,
+    WhatIf,
+    arithmetic,
+    arithmetic_html,
+    chart_bars,
+    chart_html,
+    class_names,
+    facts_text,
+    filter_choices,
+    filter_table,
+    filter_view_html,
+    html_text,
+    legend_html,
+    message_html,
+    model_facts,
+    strongest_words,
+    token_colours,
+    token_index,
+    token_spans,
+    verdict,
+    verdict_html,
+    what_if,
+    what_if_html,
+)
 from textcnn.tokenizer import Tokenizer
 
 # A request is a few milliseconds of small tensor operations: extra intra-op threads only fight over
@@ -81,14 +123,6 @@ SERVING_TOKENIZER_CACHE = 20_000
 # strings spaCy may collect (0.36 MB per 1,000) before the tokenizer starts a fresh one (65 ms, once per
 # that many new strings): at most ~7 MB, where training's 100,000 allows 36 MB
 SERVING_SPACY_VOCAB = 20_000
-CHART_FILTERS = 15  # the chart shows this many strongest filters; the table shows all
-LEVELS = ("weak", "medium", "strong")  # token colour strengths, thirds of the largest |token score|
-NEGATIVE_COLOURS = ("#fddbc7", "#ef8a62", "#b2182b")  # ColorBrewer RdBu: red pushes negative,
-POSITIVE_COLOURS = ("#d1e5f0", "#67a9cf", "#2166ac")  # blue pushes positive (colour-blind safe)
-DISPLAY_NAMES = {"neg": "negative", "pos": "positive"}  # the model's labels, as the page shows them
-# characters that are invisible or reorder the display (RTL overrides) are shown as escapes
-_BIDI_CONTROLS = set("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
-
 EXAMPLES = [
     ("Clearly positive", "A wonderful, moving film. The performances are superb and I loved every minute of it."),
     ("Clearly negative", "The worst movie I have seen in years: boring, badly acted and a complete waste of time."),
@@ -111,6 +145,52 @@ EXAMPLES = [
         "Highly recommended if you like quiet character dramas; 8/10.",
     ),
 ]
+EMPTY_MESSAGE = "The review is empty: type some text."
+NOT_TEXT_MESSAGE = "The review must be a string of text."
+SHARE_LIMIT = 2_000  # longest review (URL-encoded characters) that the address bar links to
+METRICS_MAX_BYTES = 1_000_000  # a metrics.json larger than this is not read (it is a few KB)
+
+
+# --- what the API returns: declared, so the API page, view_api() and MCP clients show the fields ---
+class PredictResult(TypedDict):
+    label: str  # the predicted class: "negative" or "positive"
+    probabilities: dict[str, float]  # class name -> probability; they add up to 1
+    num_tokens: int  # tokens the model read (after cutting a long review)
+    truncated: bool  # the review was longer than the model reads, and was cut
+
+
+class FilterTerm(TypedDict):
+    filter: int  # index of the filter
+    width: int  # its n-gram size
+    activation: float  # its max-pooled activation on this text
+    start: int  # token index where its winning n-gram starts
+    ngram: str  # that n-gram
+    contribution: float  # what it adds to the decision score
+
+
+class ExplainResult(TypedDict):
+    label: str
+    probabilities: dict[str, float]
+    num_tokens: int
+    truncated: bool
+    score: float  # logit(positive) - logit(negative) == bias + sum of the contributions
+    bias: float
+    tokens: list[str]
+    token_scores: list[float]  # per token; they add up to score - bias
+    filters: list[FilterTerm]  # every filter, strongest |contribution| first
+
+
+class NgramActivation(TypedDict):
+    ngram: str
+    activation: float
+
+
+class FilterNgramsResult(TypedDict):
+    filter: int
+    width: int  # the n-gram size it reads
+    weight: float  # what one unit of its activation adds to the decision score
+    direction: str  # the class it pushes towards
+    ngrams: list[NgramActivation] | None  # its strongest IMDb training n-grams (None: not saved with the model)
 
 
 # --- handlers: plain functions of the pipeline and the text, testable without a server ------------
@@ -119,31 +199,59 @@ def user_error(message: str) -> gr.Error:
     return gr.Error(message, print_exception=False)
 
 
-def _review(text: object) -> str:
-    """``text`` if the model can read it, else one clear message (for the page and the API alike)."""
+def review_problem(text: object) -> str | None:
+    """Why the model cannot read ``text`` (one sentence), or None when it can."""
     if not isinstance(text, str):
-        raise user_error("The review must be a string of text.")
+        return NOT_TEXT_MESSAGE
     if is_empty(text):
-        raise user_error("The review is empty: type some text.")
-    return text
+        return EMPTY_MESSAGE
+    return None
 
 
-def predict(pipeline: SentimentPipeline, text: str) -> dict:
-    """Label, class probabilities, tokens read and whether the text was cut."""
-    return pipeline(_review(text)).as_dict()
+def _review(text: object) -> str:
+    """``text`` if the model can read it, else one clear message (for the API)."""
+    problem = review_problem(text)
+    if problem:
+        raise user_error(problem)
+    return text  # type: ignore[return-value]
 
 
-def explain(pipeline: SentimentPipeline, text: str) -> dict:
+def names_of(pipeline: SentimentPipeline) -> ClassNames:
+    return class_names(pipeline.labels)
+
+
+def _named(pipeline: SentimentPipeline, probabilities: dict[str, float]) -> dict[str, float]:
+    names = names_of(pipeline)
+    negative, positive = pipeline.labels
+    return {names.negative: probabilities[negative], names.positive: probabilities[positive]}
+
+
+def predict(pipeline: SentimentPipeline, text: str) -> PredictResult:
+    """Label, class probabilities, tokens read and whether the text was cut (classes named as on the page)."""
+    prediction = pipeline(_review(text))
+    return PredictResult(
+        label=names_of(pipeline).of(prediction.label == pipeline.labels[1]),
+        probabilities=_named(pipeline, prediction.probabilities),
+        num_tokens=prediction.num_tokens,
+        truncated=prediction.truncated,
+    )
+
+
+def explain(pipeline: SentimentPipeline, text: str) -> ExplainResult:
     """The prediction and its exact decomposition: score == bias + sum of filter contributions."""
     explanation = pipeline.explain(_review(text))
-    return {
-        **explanation.prediction.as_dict(),
-        "score": explanation.score,
-        "bias": explanation.bias,
-        "tokens": explanation.tokens,
-        "token_scores": explanation.token_scores,
-        "filters": [asdict(evidence) for evidence in explanation.filters],
-    }
+    prediction = explanation.prediction
+    return ExplainResult(
+        label=names_of(pipeline).of(prediction.label == pipeline.labels[1]),
+        probabilities=_named(pipeline, prediction.probabilities),
+        num_tokens=prediction.num_tokens,
+        truncated=prediction.truncated,
+        score=explanation.score,
+        bias=explanation.bias,
+        tokens=explanation.tokens,
+        token_scores=explanation.token_scores,
+        filters=[FilterTerm(**asdict(evidence)) for evidence in explanation.filters],
+    )
 
 
 def filter_weights(pipeline: SentimentPipeline) -> list[float]:
@@ -152,266 +260,350 @@ def filter_weights(pipeline: SentimentPipeline) -> list[float]:
     return (head[1] - head[0]).tolist()
 
 
-def filter_ngrams(pipeline: SentimentPipeline, filter_index: int) -> dict:
-    """A filter's width, output weight and the IMDb training n-grams that activate it most."""
+def filter_widths(pipeline: SentimentPipeline) -> list[int]:
+    """Per filter, its n-gram size (features are in config order: all filters of a width, then the next)."""
     config = pipeline.model.config
+    return [width for width in config.filter_widths for _ in range(config.num_filters)]
+
+
+def model_metrics(pipeline: SentimentPipeline) -> dict | None:
+    """The model folder's metrics.json, as the loader read it, else from the folder (None: none, or unreadable)."""
+    metrics = getattr(pipeline, "metrics", None)
+    if metrics is not None:
+        return metrics
+    folder = getattr(pipeline, "folder", None)
+    if folder is None:
+        return None
+    path = Path(folder) / "metrics.json"
+    try:
+        if path.stat().st_size > METRICS_MAX_BYTES:
+            return None
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _filter_index(pipeline: SentimentPipeline, filter_index: object) -> int:
     if isinstance(filter_index, float) and filter_index.is_integer():
         filter_index = int(filter_index)  # JSON clients may send 3.0
     if isinstance(filter_index, bool) or not isinstance(filter_index, int):
         raise user_error("The filter must be a whole number.")
-    if not 0 <= filter_index < config.num_features:
-        raise user_error(f"There is no filter {filter_index}: they are numbered 0 to {config.num_features - 1}.")
+    count = pipeline.model.config.num_features
+    if not 0 <= filter_index < count:
+        raise user_error(f"There is no filter {filter_index}: they are numbered 0 to {count - 1}.")
+    return filter_index
+
+
+def filter_ngrams(pipeline: SentimentPipeline, filter_index: int) -> FilterNgramsResult:
+    """A filter's width, output weight and the IMDb training n-grams that activate it most."""
+    index = _filter_index(pipeline, filter_index)
+    weight = filter_weights(pipeline)[index]
     saved = pipeline.filter_ngrams
-    return {
-        "filter": filter_index,
-        "width": config.filter_widths[filter_index // config.num_filters],
-        "weight": filter_weights(pipeline)[filter_index],
-        "ngrams": None if saved is None else saved[filter_index],
-    }
-
-
-def visible(text: str) -> str:
-    """``text`` with control and bidirectional-override characters written as escapes, for display."""
-    return "".join(
-        f"\\u{ord(c):04x}" if c in _BIDI_CONTROLS or unicodedata.category(c) == "Cc" else c for c in text
+    return FilterNgramsResult(
+        filter=index,
+        width=filter_widths(pipeline)[index],
+        weight=weight,
+        direction=names_of(pipeline).of(weight > 0),
+        ngrams=None if saved is None else [NgramActivation(ngram=e["ngram"], activation=e["activation"])
+                                           for e in saved[index]],
     )
 
 
-def class_names(pipeline: SentimentPipeline) -> tuple[str, str]:
-    """(negative, positive) as the page names them."""
-    negative, positive = pipeline.labels
-    return DISPLAY_NAMES.get(negative, negative), DISPLAY_NAMES.get(positive, positive)
-
-
-def token_level(score: float, largest: float) -> str | None:
-    """Colour category of a token score; the same thresholds in both directions keep the colours honest."""
-    if score == 0 or largest == 0:
-        return None  # in no filter's winning n-gram (or filters that did not fire): no push at all
-    level = min(len(LEVELS), math.ceil(len(LEVELS) * abs(score) / largest))
-    return f"{'+' if score > 0 else '−'} {LEVELS[level - 1]}"
-
-
-def highlighted_tokens(explanation: Explanation) -> list[tuple[str, str | None]]:
-    largest = max((abs(s) for s in explanation.token_scores), default=0.0)
-    spans: list[tuple[str, str | None]] = []
-    for token, score in zip(explanation.tokens, explanation.token_scores):
-        if spans:
-            spans.append((" ", None))
-        spans.append((visible(token), token_level(score, largest)))
-    return spans
-
-
-def summary(pipeline: SentimentPipeline, explanation: Explanation) -> str:
-    """How the decision adds up, in numbers (never any of the user's text)."""
-    negative, positive = class_names(pipeline)
-    filters_total = sum(f.contribution for f in explanation.filters)
-    firing = sum(1 for f in explanation.filters if f.activation > 0)
-    p_positive = explanation.prediction.probabilities[pipeline.labels[1]]
-    largest = max((abs(s) for s in explanation.token_scores), default=0.0)
-    lines = [
-        f"**Decision score** = logit({positive}) − logit({negative}) = bias **{explanation.bias:+.3f}** "
-        f"+ contributions of the {len(explanation.filters)} filters **{filters_total:+.3f}** "
-        f"= **{explanation.score:+.3f}**, so P({positive}) = σ({explanation.score:+.3f}) = {p_positive:.3f}.",
-        f"The model read {explanation.prediction.num_tokens} tokens; {firing} filters fired "
-        f"(the others have activation 0 and add nothing). "
-        f"Strongest token: ±{largest:.3f}, the colour scale's full strength in both directions.",
-    ]
-    if explanation.prediction.truncated:
-        lines.append(
-            f"⚠️ **The review was cut**: it is longer than {pipeline.max_tokens} tokens, and the model reads "
-            f"only the first {pipeline.max_tokens}; everything after them is ignored."
-        )
-    return "\n\n".join(lines)
-
-
-def filter_table(explanation: Explanation) -> pd.DataFrame:
-    """Every filter, strongest absolute contribution first."""
-    return pd.DataFrame(
-        [
-            [
-                f.filter,
-                f.width,
-                round(f.activation, 4),
-                visible(f.ngram) if f.activation > 0 else "(did not fire)",
-                round(f.contribution, 4),
-            ]
-            for f in explanation.filters
-        ],
-        columns=["filter", "width", "activation", "n-gram in the text", "contribution"],
-    )
-
-
-def filter_chart(pipeline: SentimentPipeline, explanation: Explanation) -> pd.DataFrame:
-    negative, positive = class_names(pipeline)
-    strongest = [f for f in explanation.filters if f.contribution != 0][:CHART_FILTERS]
-    return pd.DataFrame(
-        {
-            "filter": [_short(f"#{f.filter} {visible(f.ngram)}") for f in strongest],
-            "contribution": [f.contribution for f in strongest],
-            "pushes towards": [positive if f.contribution > 0 else negative for f in strongest],
-        }
-    )
-
-
-def _short(text: str, limit: int = 28) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def analyze(pipeline: SentimentPipeline, text: str):
-    """Everything the page shows for a review: probabilities, summary, coloured tokens, filters."""
-    explanation = pipeline.explain(_review(text))
-    top_filter = explanation.filters[0].filter if explanation.filters else None
-    return (
-        dict(zip(class_names(pipeline), (explanation.prediction.probabilities[k] for k in pipeline.labels))),
-        summary(pipeline, explanation),
-        highlighted_tokens(explanation),
-        filter_table(explanation),
-        filter_chart(pipeline, explanation),
-        top_filter,
-    )
-
-
-def filter_view(pipeline: SentimentPipeline, filter_index: int | None) -> tuple[str, pd.DataFrame]:
-    """What one filter has learned: its width, direction and top training n-grams."""
-    columns = ["n-gram in IMDb train", "activation"]
-    if filter_index is None:
-        return "Pick a filter to see what it has learned to detect.", pd.DataFrame(columns=columns)
+def filter_view(pipeline: SentimentPipeline, filter_index: int) -> FilterView:
     info = filter_ngrams(pipeline, filter_index)
-    negative, positive = class_names(pipeline)
-    direction = positive if info["weight"] > 0 else negative
-    text = (
-        f"**Filter #{info['filter']}** reads {info['width']}-grams. Its output weight is "
-        f"**{info['weight']:+.3f}**: each unit of activation pushes the decision towards **{direction}**."
+    return presentation.filter_view(info["filter"], info["width"], info["weight"], info["ngrams"],
+                                    names_of(pipeline))
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """Everything the page shows for a review."""
+
+    verdict: Verdict
+    words: StrongestWords
+    arithmetic: Arithmetic
+    tokens: list[TokenSpan]
+    bars: list[Bar]
+    table: Table  # the strongest filters only; the full table on demand
+    top_filter: FilterView | None
+
+
+def analyze(pipeline: SentimentPipeline, text: str, table_rows: int = TABLE_FILTERS) -> Analysis:
+    """The prediction in words, the coloured tokens, the strongest filters (``table_rows`` of them in the
+    table) and what the first one detects."""
+    explanation = pipeline.explain(_review(text))
+    names = names_of(pipeline)
+    top = explanation.filters[0].filter if explanation.filters else None
+    return Analysis(
+        verdict=verdict(explanation, names),
+        words=strongest_words(explanation),
+        arithmetic=arithmetic(explanation),
+        tokens=token_spans(explanation),
+        bars=chart_bars(explanation),
+        table=filter_table(explanation, limit=table_rows),
+        top_filter=None if top is None else filter_view(pipeline, top),
     )
-    if info["ngrams"] is None:
-        missing = "\n\nThis model was saved without its training-set n-grams (filter_ngrams.json)."
-        return text + missing, pd.DataFrame(columns=columns)
-    rows = [[visible(entry["ngram"]), entry["activation"]] for entry in info["ngrams"]]
-    return text + " The training n-grams that activate it most:", pd.DataFrame(rows, columns=columns)
 
 
-def filter_choices(pipeline: SentimentPipeline) -> list[tuple[str, int]]:
-    config = pipeline.model.config
-    negative, positive = class_names(pipeline)
-    return [
-        (
-            f"#{i} · {config.filter_widths[i // config.num_filters]}-grams · "
-            f"pushes {positive if weight > 0 else negative} ({weight:+.2f})",
-            i,
-        )
-        for i, weight in enumerate(filter_weights(pipeline))
-    ]
+def full_filter_table(pipeline: SentimentPipeline, text: str) -> Table:
+    return filter_table(pipeline.explain(_review(text)), limit=None)
+
+
+@torch.inference_mode()
+def remove_tokens(pipeline: SentimentPipeline, text: str, removed: list[int]) -> tuple[Explanation, WhatIf]:
+    """The review's explanation, and what the model says once the tokens at ``removed`` are taken out.
+
+    The shortened token sequence goes through the model itself (not an approximation from the
+    explanation's terms): taking a token out changes which n-grams each filter can win.
+    """
+    explanation = pipeline.explain(_review(text))
+    _, ids, _ = pipeline.encode(text)
+    gone = {i for i in removed if 0 <= i < len(ids)}
+    kept = np.asarray([token_id for i, token_id in enumerate(ids) if i not in gone], dtype=np.int64)
+    logits = None
+    if len(kept):
+        # padded as the pipeline pads, so that every filter fits at least once
+        logits = pipeline.model(pad_batch([kept], pipeline.model.config.min_length))[0].double().tolist()
+    return explanation, what_if(explanation.tokens, sorted(gone), logits, explanation.score, names_of(pipeline))
+
+
+def table_frame(table: Table) -> pd.DataFrame:
+    return pd.DataFrame(table.rows, columns=table.columns)
 
 
 # --- UI wiring ------------------------------------------------------------------------------------
 DESCRIPTION = """
 # TextCNN sentiment (IMDb)
 
-A convolutional network in the style of [Kim (2014)](https://arxiv.org/abs/1408.5882): each filter slides
-over the review's n-grams and keeps only its strongest match (max-pooling); a linear layer weighs those
-maxima. So the decision is *exactly* a bias plus one term per filter, and each term comes from one n-gram
-of your text. Below, that sum is shown per token and per filter.
+Type a movie review: the model says whether it is positive or negative, and which words decided it.
+It is a convolutional network in the style of [Kim (2014)](https://arxiv.org/abs/1408.5882), so the
+decision is *exactly* a bias plus one term per filter, each from one n-gram of your text: the page
+shows that sum word by word and filter by filter.
+"""
+
+
+
+def filter_help(widths: list[int] | tuple[int, ...]) -> str:
+    """What a filter is, in two sentences, for a model with filters of these widths."""
+    sizes = sorted(set(widths))
+    listed = ", ".join(f"{w}-" for w in sizes[:-1]) + (" or " if len(sizes) > 1 else "") + f"{sizes[-1]}-token"
+    return (
+        f"A **filter** is a small detector that slides over every {listed} window of the review and keeps "
+        f"its best match (max-pooling); its weight decides which way that match pushes. The bars below are "
+        f"the filters that pushed hardest, strongest first whichever the direction; click a row of the table "
+        f"to see the training n-grams a filter responds to most."
+    )
+
+# one style sheet for the page's HTML panels (each panel scopes it to itself)
+CSS = """
+.verdict .headline { font-size: 1.6rem; font-weight: 700; margin: 0 0 .4rem; }
+.verdict .message, .message { color: var(--body-text-color-subdued); margin: .2rem 0; }
+.probabilities { margin: .3rem 0 .6rem; }
+.prob-row { display: flex; align-items: center; gap: .5rem; margin: .15rem 0; }
+.prob-name { flex: 0 0 5.5rem; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+.prob-track { flex: 1 1 auto; height: .9rem; background: var(--background-fill-secondary); border-radius: 3px; }
+.prob-fill { display: block; height: 100%; border-radius: 3px; }
+.prob-value { flex: 0 0 3.5rem; text-align: right; font-variant-numeric: tabular-nums; }
+.words { margin: .2rem 0; overflow-wrap: anywhere; }
+.note { margin: .4rem 0 0; }
+.swatch { display: inline-block; width: .8rem; height: .8rem; border-radius: 2px; margin-right: .3rem;
+          vertical-align: -0.05rem; }
+.legend { display: flex; flex-wrap: wrap; gap: .2rem 1rem; font-size: .85rem; margin: .2rem 0 .5rem; }
+.legend-item { white-space: nowrap; }
+.chart { width: 100%; }
+.bar-row { display: grid; grid-template-columns: minmax(6rem, 16rem) 1fr 4rem; align-items: center;
+           gap: .5rem; margin: .2rem 0; font-size: .9rem; }
+.bar-label { overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+.bar-track { display: flex; height: 1rem; }
+.bar-half { flex: 1 1 50%; display: flex; }
+.bar-left { justify-content: flex-end; border-right: 1px solid var(--border-color-primary); }
+.bar-right { justify-content: flex-start; }
+.bar-fill { display: block; height: 100%; border-radius: 2px; }
+.bar-value { text-align: right; font-variant-numeric: tabular-nums; }
+@media (max-width: 640px) {
+  .bar-row { grid-template-columns: 1fr 3.6rem; }
+  .bar-label { grid-column: 1 / span 2; white-space: normal; overflow-wrap: anywhere; }
+  .verdict .headline { font-size: 1.35rem; }
+}
+"""
+
+# Enter analyses the review and Shift+Enter starts a new line (the text box alone does the opposite);
+# a new result is scrolled into view when it lands below the fold (phones, where the columns stack)
+PAGE_JS = """
+if (!window.textcnnKeys) {
+  window.textcnnKeys = true;
+  const inReview = (event) => event.key === 'Enter' && !event.isComposing && event.target.closest
+    && event.target.closest('#review');
+  // captured before the text box's own handlers see the key
+  document.addEventListener('keydown', (event) => {
+    if (!inReview(event)) return;
+    event.stopPropagation();
+    if (event.shiftKey) return;  // the browser inserts the new line
+    event.preventDefault();
+    document.querySelector('#analyze')?.click();
+  }, true);
+  document.addEventListener('keypress', (event) => { if (inReview(event)) event.stopPropagation(); }, true);
+}
+// the API page opens from the footer's "Use via API", which a phone-sized page hides: open it from here
+element.querySelector('.api-link')?.addEventListener('click', (event) => {
+  const button = document.querySelector('button.show-api');
+  if (button) {
+    event.preventDefault();
+    button.click();
+  }
+});
+"""
+SCROLL_JS = """
+watch('value', () => {
+  requestAnimationFrame(() => {  // once the new content is laid out
+    const top = element.getBoundingClientRect().top;
+    if (top < 0 || top > window.innerHeight * 0.75) window.scrollTo({top: window.scrollY + top - 8});
+  });
+});
+"""
+# what a filter detects is scrolled into view after a tap on the table, not after each analysis
+ROW_SCROLL_JS = """
+document.addEventListener('click', (event) => {
+  if (event.target.closest && event.target.closest('#filters')) window.textcnnRowTap = Date.now();
+}, true);
+watch('value', () => {
+  if (!window.textcnnRowTap || Date.now() - window.textcnnRowTap > 10000) return;
+  window.textcnnRowTap = 0;
+  requestAnimationFrame(() => {  // once the new content is laid out
+    const top = element.getBoundingClientRect().top;
+    if (top < 0 || top > window.innerHeight * 0.75) window.scrollTo({top: window.scrollY + top - 8});
+  });
+});
+"""
+# after each analysis the address bar links to it (?review=...), when the review is short enough
+SHARE_JS = f"""
+(text) => {{
+  const url = new URL(window.location.href);
+  if (text && encodeURIComponent(text).length <= {SHARE_LIMIT}) url.searchParams.set('review', text);
+  else url.searchParams.delete('review');
+  window.history.replaceState(null, '', url);
+}}
 """
 
 
 def build_demo(pipeline: SentimentPipeline, max_queue_size: int = MAX_QUEUE_SIZE,
-               concurrency_limit: int = CONCURRENCY_LIMIT) -> gr.Blocks:
-    negative, positive = class_names(pipeline)
-    colour_map = {f"− {level}": colour for level, colour in zip(LEVELS, NEGATIVE_COLOURS)}
-    colour_map |= {f"+ {level}": colour for level, colour in zip(LEVELS, POSITIVE_COLOURS)}
-    first = analyze(pipeline, EXAMPLES[0][1])  # the page opens with an analysed example
-    first_filter = filter_view(pipeline, first[5])
+               concurrency_limit: int = CONCURRENCY_LIMIT, table_rows: int = TABLE_FILTERS) -> gr.Blocks:
+    """The page and the API for ``pipeline``; each analysis sends the ``table_rows`` strongest filters."""
+    names = names_of(pipeline)
+    config = pipeline.model.config
+    first = analyze(pipeline, EXAMPLES[0][1], table_rows)  # the page opens with an analysed example
+    facts = facts_text(model_facts(model_metrics(pipeline)), config.filter_widths)
 
-    # named, typed wrappers: gradio derives the API schema from these signatures
-    def predict_endpoint(text: str) -> dict:
-        """Label, probabilities of each class, tokens read, and whether the review was cut."""
+    # --- the API (and MCP) endpoints: gradio reads their types and docstrings for the API page and
+    # the MCP tool list, and MCP names each tool after its function ---
+    def predict_endpoint(text: str) -> PredictResult:
+        """Classify a movie review as positive or negative.
+
+        Args:
+            text: the review, English text (the model reads at most its first 1,000 tokens)
+        Returns:
+            label ("negative" or "positive"), probabilities (class name -> probability), num_tokens (tokens read), truncated (whether the review was cut)
+        """
         return predict(pipeline, text)
 
-    def explain_endpoint(text: str) -> dict:
-        """The prediction plus its exact decomposition over tokens and filters."""
+    def explain_endpoint(text: str) -> ExplainResult:
+        """Classify a movie review and give the exact decomposition of the decision over its tokens and the model's filters.
+
+        Args:
+            text: the review, English text (the model reads at most its first 1,000 tokens)
+        Returns:
+            label, probabilities, num_tokens, truncated (as predict), score (logit(positive) - logit(negative)), bias, tokens, token_scores (add up to score - bias), filters (each with filter, width, activation, start, ngram, contribution; strongest first)
+        """
         return explain(pipeline, text)
 
-    def filter_ngrams_endpoint(filter_index: int) -> dict:
-        """A filter's width, output weight and the IMDb training n-grams that activate it most."""
+    def filter_ngrams_endpoint(filter_index: int) -> FilterNgramsResult:
+        """What one filter of the model detects: its n-gram width, output weight and the IMDb training n-grams that activate it most.
+
+        Args:
+            filter_index: the filter's number, from 0 to the number of filters - 1 (explain returns them)
+        Returns:
+            filter, width, weight (what one unit of activation adds to the decision score), direction (the class it pushes towards), ngrams (list of ngram and activation, or null)
+        """
         return filter_ngrams(pipeline, filter_index)
 
-    def analyze_event(text: str):
-        return analyze(pipeline, text)
-
-    def filter_view_event(filter_index: int | None):
-        return filter_view(pipeline, filter_index)
-
-    def select_filter_event(event: gr.SelectData):
-        return int(event.row_value[0]) if event.row_value else gr.skip()
+    endpoints = {"predict": predict_endpoint, "explain": explain_endpoint, "filter_ngrams": filter_ngrams_endpoint}
+    for name, endpoint in endpoints.items():
+        endpoint.__name__ = endpoint.__qualname__ = name
+        # gradio reads the return type from the signature: resolve this module's postponed annotations
+        endpoint.__annotations__ = typing.get_type_hints(endpoint)
+        # the docstrings say "1,000 tokens": keep them true for this model
+        endpoint.__doc__ = endpoint.__doc__.replace("1,000", f"{pipeline.max_tokens:,}")
 
     with gr.Blocks(title="TextCNN sentiment (IMDb)") as demo:
         gr.Markdown(DESCRIPTION)
-        with gr.Row():
+        gr.HTML(f'<p class="message" id="model-facts">{html_text(facts)} '
+                f'<a class="api-link" href="?view=api">Use it from code or as an MCP tool</a>.</p>',
+                css_template=CSS, js_on_load=PAGE_JS, elem_id="facts")
+        with gr.Row(equal_height=False):
             with gr.Column(scale=3) as input_column:
                 review = gr.Textbox(
                     value=EXAMPLES[0][1],
                     label="Review",
-                    lines=6,
+                    lines=5,
                     max_lines=20,
                     placeholder="Type or paste a movie review…",
-                    info=f"English; the model reads at most {pipeline.max_tokens} tokens.",
+                    info=f"English; the model reads at most {pipeline.max_tokens} tokens. "
+                         f"Enter analyses it, Shift+Enter starts a new line.",
                     elem_id="review",
                 )
                 analyze_button = gr.Button("Analyze", variant="primary", elem_id="analyze")
             with gr.Column(scale=2):
-                probabilities = gr.Label(
-                    value=first[0], num_top_classes=2, label="Prediction", elem_id="probabilities"
+                verdict_panel = gr.HTML(
+                    verdict_html(first.verdict, first.words, names, pipeline.max_tokens),
+                    css_template=CSS, js_on_load=SCROLL_JS, elem_id="verdict",
                 )
-                decision = gr.Markdown(first[1], elem_id="decision")
-        gr.Markdown(
-            f"### Which words mattered\nA token's score is its share of the contributions of the filters whose "
-            f"winning n-gram contains it; the scores add up to the decision score minus the bias. "
-            f"**−** pushes towards {negative}, **+** towards {positive}; weak, medium and strong are thirds of "
-            f"the strongest token's score, the same scale both ways. Uncoloured tokens won no filter."
-        )
+                with gr.Accordion("How the score adds up", open=False, elem_id="arithmetic-box"):
+                    arithmetic_panel = gr.HTML(arithmetic_html(first.arithmetic, names), js_on_load=None,
+                                               elem_id="arithmetic")
+
+        gr.Markdown("### Which words mattered")
+        gr.HTML(legend_html(names), css_template=CSS, js_on_load=None, elem_id="legend")
         tokens = gr.HighlightedText(
-            value=first[2],
-            label="Tokens as the model read them",
-            color_map=colour_map,
-            show_legend=True,
+            value=first.tokens,
+            label="Tokens as the model read them (click one to take it out)",
+            color_map=token_colours(),
+            show_legend=False,
             show_inline_category=False,
             elem_id="tokens",
         )
+        what_if_panel = gr.HTML(what_if_html(None, names), css_template=CSS, js_on_load=None, elem_id="what-if")
+        restore_button = gr.Button("Put every word back", size="sm", elem_id="restore")
+
         gr.Markdown("### Which filters mattered")
-        chart = gr.BarPlot(
-            value=first[4],
-            x="filter",
-            y="contribution",
-            color="pushes towards",
-            color_map={negative: NEGATIVE_COLOURS[-1], positive: POSITIVE_COLOURS[-1]},
-            sort="-y",
-            x_label_angle=-40,
-            x_title="filter and its n-gram in the text",
-            y_title="contribution to the decision score",
-            title=f"The {CHART_FILTERS} strongest filters",
-            height=360,
-            elem_id="chart",
-        )
-        with gr.Row():
-            filters = gr.Dataframe(
-                value=first[3],
-                label="Every filter, strongest |contribution| first; click a row to see what it detects",
-                datatype=["number", "number", "number", "str", "number"],
-                column_widths=["12%", "11%", "16%", "43%", "18%"],
-                interactive=False,
-                max_height=420,
-                scale=3,
-                elem_id="filters",
-            )
+        gr.Markdown(filter_help(config.filter_widths), elem_id="filter-help")
+        chart = gr.HTML(chart_html(first.bars, names), css_template=CSS, js_on_load=None, elem_id="chart")
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3):
+                filters = gr.Dataframe(
+                    value=table_frame(first.table),
+                    label="The strongest filters; click a row to see what the filter detects",
+                    datatype=FILTER_DATATYPES,
+                    # in pixels: on a phone the first two (pinned) columns stay readable and the rest scroll
+                    column_widths=["88px", "128px", "240px", "80px", "104px"],
+                    pinned_columns=2,
+                    interactive=False,
+                    max_height=420,
+                    elem_id="filters",
+                )
+                all_filters_button = gr.Button(f"Show all {config.num_features} filters", size="sm",
+                                               elem_id="all-filters")
             with gr.Column(scale=2):
                 chosen_filter = gr.Dropdown(
-                    choices=filter_choices(pipeline), value=first[5], label="What does this filter detect?",
+                    choices=filter_choices(filter_widths(pipeline), filter_weights(pipeline), names),
+                    value=first.top_filter.filter if first.top_filter else None,
+                    label="What does this filter detect?",
                     filterable=True,
                     elem_id="filter-choice",
                 )
-                filter_description = gr.Markdown(first_filter[0], elem_id="filter-description")
+                filter_description = gr.HTML(filter_view_html(first.top_filter), css_template=CSS,
+                                             js_on_load=ROW_SCROLL_JS, elem_id="filter-description")
                 training_ngrams = gr.Dataframe(
-                    value=first_filter[1],
+                    value=ngram_frame(first.top_filter),
                     label="Top n-grams in the IMDb training set (computed at training time)",
                     datatype=["str", "number"],
                     column_widths=["75%", "25%"],
@@ -419,31 +611,113 @@ def build_demo(pipeline: SentimentPipeline, max_queue_size: int = MAX_QUEUE_SIZE
                     max_height=320,
                     elem_id="training-ngrams",
                 )
-        outputs = [probabilities, decision, tokens, filters, chart, chosen_filter]
-        with input_column:  # shown under the text box, declared once every output exists
-            gr.Examples(
-                examples=[[text] for _, text in EXAMPLES],
-                example_labels=[name for name, _ in EXAMPLES],
-                inputs=review,
-                outputs=outputs,
-                fn=analyze_event,
-                run_on_click=True,
-                cache_examples=False,
-            )
+        # the review the page shows (for the what-if and the full table), kept in the browser
+        analysed = gr.Textbox(value=EXAMPLES[0][1], visible=False)
+        removed = gr.State([])  # token positions taken out of it
 
-        # every model call shares one concurrency group, sized for a 2-core CPU
+        def show_filter(view: FilterView | None) -> dict:
+            return {chosen_filter: view.filter if view else None, filter_description: filter_view_html(view),
+                    training_ngrams: ngram_frame(view)}
+
+        def analyze_event(text: str) -> dict:
+            problem = review_problem(text)
+            if problem:  # one message, and no numbers left from the previous review
+                return {verdict_panel: message_html(problem), arithmetic_panel: "", tokens: [],
+                        chart: "", filters: table_frame(presentation.empty_filter_table()),
+                        what_if_panel: what_if_html(None, names), analysed: "", removed: []}
+            result = analyze(pipeline, text, table_rows)
+            return {
+                verdict_panel: verdict_html(result.verdict, result.words, names, pipeline.max_tokens),
+                arithmetic_panel: arithmetic_html(result.arithmetic, names),
+                tokens: result.tokens,
+                chart: chart_html(result.bars, names),
+                filters: table_frame(result.table),
+                what_if_panel: what_if_html(None, names),
+                analysed: text,
+                removed: [],
+            }
+
+        def toggle_token_event(text: str, taken_out: list[int], event: gr.SelectData) -> dict:
+            index = token_index(event.index, pipeline.max_tokens) if isinstance(event.index, int) else None
+            if review_problem(text) or index is None:
+                return unchanged(tokens, what_if_panel, removed)  # a space between tokens, or nothing analysed
+            taken_out = sorted(set(taken_out) ^ {index})
+            explanation, result = remove_tokens(pipeline, text, taken_out)
+            return {tokens: token_spans(explanation, set(taken_out)), what_if_panel: what_if_html(result, names),
+                    removed: taken_out}
+
+        def restore_event(text: str) -> dict:
+            if review_problem(text):
+                return unchanged(tokens, what_if_panel, removed)
+            return {tokens: token_spans(pipeline.explain(text)), what_if_panel: what_if_html(None, names),
+                    removed: []}
+
+        def all_filters_event(text: str) -> dict:
+            if review_problem(text):
+                return unchanged(filters)
+            return {filters: table_frame(full_filter_table(pipeline, text))}
+
+        def choose_filter_event(filter_index: object) -> dict:
+            try:
+                return show_filter(filter_view(pipeline, filter_index))
+            except gr.Error:
+                return show_filter(None)
+
+        def select_row_event(event: gr.SelectData) -> dict:
+            if not event.row_value:
+                return unchanged(chosen_filter, filter_description, training_ngrams)
+            return choose_filter_event(event.row_value[0])
+
+        def load_event(request: gr.Request) -> dict:
+            text = request.query_params.get("review") if request else None
+            if not text or review_problem(text):
+                return unchanged(review, *page)
+            return {review: text, **analyze_event(text)}
+
+        # what an analysis changes (the filter panel keeps the filter the visitor chose: it describes
+        # the model, not the review, and leaving it alone spares the browser two re-renders)
+        page = [verdict_panel, arithmetic_panel, tokens, chart, filters, what_if_panel, analysed, removed]
+        with input_column:  # shown under the text box, declared once every output exists
+            # a Dataset rather than gr.Examples: one request fills the box and analyses it
+            examples = gr.Dataset(components=[review], samples=[[text] for _, text in EXAMPLES],
+                                  sample_labels=[name for name, _ in EXAMPLES], type="index",
+                                  label="Examples", elem_id="examples")
+
+        def example_event(index: int) -> dict:
+            text = EXAMPLES[index][1]
+            return {review: text, **analyze_event(text)}
+
+        # every model call shares one concurrency group, sized for a 2-core CPU; page events are not
+        # API endpoints (the API is predict, explain and filter_ngrams)
         shared = {"concurrency_id": "model", "concurrency_limit": concurrency_limit}
-        analyze_button.click(analyze_event, review, outputs, api_name="analyze",
-                             api_visibility="undocumented", **shared)
-        chosen_filter.change(filter_view_event, chosen_filter, [filter_description, training_ngrams],
-                             api_name="filter_view", api_visibility="undocumented", **shared)
-        filters.select(select_filter_event, None, chosen_filter, api_name="select_filter",
-                       api_visibility="private", **shared)
-        gr.api(predict_endpoint, api_name="predict", **shared)
-        gr.api(explain_endpoint, api_name="explain", **shared)
-        gr.api(filter_ngrams_endpoint, api_name="filter_ngrams", **shared)
+        # no progress overlay: an analysis takes a fraction of a second, and each overlay is a re-render
+        page_event = {"api_visibility": "private", "show_progress": "hidden", **shared}
+        analyze_button.click(analyze_event, review, page, **page_event)
+        examples.click(example_event, examples, [review, *page], **page_event)
+        analysed.change(None, analysed, None, js=SHARE_JS)  # in the browser only: no request
+        tokens.select(toggle_token_event, [analysed, removed], [tokens, what_if_panel, removed], **page_event)
+        restore_button.click(restore_event, analysed, [tokens, what_if_panel, removed], **page_event)
+        all_filters_button.click(all_filters_event, analysed, filters, **page_event)
+        chosen_filter.input(choose_filter_event, chosen_filter, [filter_description, training_ngrams],
+                            **page_event)
+        filters.select(select_row_event, None, [chosen_filter, filter_description, training_ngrams],
+                       **page_event)
+        demo.load(load_event, None, [review, *page], **page_event)
+        for name, endpoint in endpoints.items():
+            gr.api(endpoint, api_name=name, **shared)
 
     return demo.queue(max_size=max_queue_size, default_concurrency_limit=concurrency_limit)
+
+
+def unchanged(*components: gr.components.Component) -> dict:
+    """An event's answer that leaves its outputs as they are."""
+    return {component: gr.skip() for component in components}
+
+
+def ngram_frame(view: FilterView | None) -> pd.DataFrame:
+    if view is None or view.ngrams is None:
+        return pd.DataFrame(columns=presentation.NGRAM_COLUMNS)
+    return table_frame(view.ngrams)
 
 
 # --- start-up: load once, at import ------------------------------------------------------------
