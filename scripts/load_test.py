@@ -7,7 +7,7 @@
 Starts ``python app.py`` on a free port of 127.0.0.1 and waits until it answers. Each user is a
 thread with its own ``gradio_client.Client`` calling ``/predict`` and ``/explain`` in turn, one
 request at a time, with real IMDb test reviews (each sent once: new text for the tokenizer, as from
-real visitors) and, every fifth request, one of the hostile inputs of issue 6. The empty ones must
+real visitors) and, every fifth request, one of the shared hostile inputs. The empty ones must
 be refused with the app's "The review is empty" message (counted as expected errors); every other
 request must get a well-formed prediction within --request-timeout.
 
@@ -129,7 +129,7 @@ class Outcome:
 
 
 def judge(input_name: str, result: object = None, error: BaseException | None = None) -> tuple[str, str]:
-    """(status, detail) of one answer: what each input must get is fixed by issue 6."""
+    """(status, detail) of one answer: what each input must get: an answer, or a clear refusal for an empty one."""
     if is_expected_refusal(input_name):
         if error is not None and EMPTY_MESSAGE in str(error):
             return "expected error", ""
@@ -429,7 +429,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def failures(record: dict, max_rss_growth: float) -> list[str]:
-    """Why the run fails issue 6's load requirements; empty when it passes."""
+    """Why the run fails its load requirements; empty when it passes."""
     problems = []
     load = record["load"]
     if load["errors"]:

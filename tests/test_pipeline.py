@@ -126,3 +126,29 @@ def test_method_can_change_and_must_be_known(tiny_model_dir):
     assert pipeline.lookup is None
     with pytest.raises(ValueError, match="method must be one of conv, conv-bf16, lookup, lookup-int8"):
         pipeline.method = "fast"
+
+
+@pytest.mark.parametrize("text", ["bad \ud800 film", "\udfff", "great \ud83d\ude00 film"])
+def test_lone_surrogates_are_replaced_not_refused(pipeline, text):
+    prediction = pipeline(text)
+    assert sum(prediction.probabilities.values()) == pytest.approx(1.0)
+    explanation = pipeline.explain(text)
+    assert "\ufffd" in "".join(explanation.tokens)
+    assert not any("\ud800" <= character <= "\udfff" for token in explanation.tokens for character in token)
+
+
+def test_batch_ids_equal_the_ids_of_encode(pipeline):
+    """The memoised chunk-to-ids path of batch prediction gives encode's ids and truncation flag exactly."""
+    from tests.conftest import make_reviews
+
+    texts, _ = make_reviews(100, seed=7)
+    texts += ["x" * 5_000, "word " * 3_000, "(" * 300 + " ok", "bad \ud800 film", "a" * 99 + " " + "b" * 101,
+              "great film " * 24 + "(" * 150, "unknownword great"]
+    encoder = pipeline.id_encoder()
+    for _ in range(2):  # new chunks, then memoised ones
+        for text in texts:
+            _, ids, truncated = pipeline.encode(text)
+            batch_ids, batch_truncated = encoder(text)
+            assert (batch_ids.tolist(), batch_truncated) == (ids.tolist(), truncated), text[:50]
+    with pytest.raises(EmptyTextError):
+        encoder(" <br /> ")

@@ -18,6 +18,7 @@ import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 
 import numpy as np
@@ -29,8 +30,8 @@ from textcnn.lookup import LOOKUP_BATCH_TOKENS, LookupTextCNN
 from textcnn.methods import METHODS
 from textcnn.model import TextCNN
 from textcnn.precision import autocast
-from textcnn.tokenizer import Tokenizer, clean
-from textcnn.vocab import Vocab
+from textcnn.tokenizer import MAX_CHUNK_CHARS, Tokenizer, clean
+from textcnn.vocab import UNK_ID, Vocab
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BUNDLED_MODEL = REPO_ROOT / "models" / "textcnn-imdb"
@@ -80,6 +81,46 @@ class Explanation:
     bias: float  # b_pos - b_neg
     score: float  # logit_pos - logit_neg
     labels: tuple[str, ...] = field(default=("neg", "pos"))
+
+
+class IdEncoder:
+    """Raw text to token ids for batch prediction, each chunk's ids memoised.
+
+    Gives ``SentimentPipeline.encode``'s ids and truncation flag, but a chunk seen before costs one
+    dictionary lookup instead of one per token plus one per token in the vocabulary: on real reviews,
+    where most chunks repeat, this is most of the encoding time.
+    """
+
+    def __init__(self, tokenizer: Tokenizer, vocab: Vocab, max_tokens: int, max_cache: int = 500_000) -> None:
+        self.tokenizer = tokenizer
+        self._stoi = vocab.stoi
+        self.max_tokens = max_tokens
+        self._cache: dict[str, tuple[int, ...]] = {}
+        self._max_cache = max_cache
+
+    def _chunk_ids(self, chunk: str) -> tuple[int, ...]:
+        stoi = self._stoi
+        ids = tuple(stoi.get(token, UNK_ID) for token in self.tokenizer.chunk_tokens(chunk, self.max_tokens))
+        if len(chunk) <= MAX_CHUNK_CHARS:  # a longer chunk may have stopped early, at this cap: not memoised
+            if len(self._cache) >= self._max_cache:
+                self._cache.clear()  # bounded memory for a long-running process
+            self._cache[chunk] = ids
+        return ids
+
+    def __call__(self, text: str) -> tuple[np.ndarray, bool]:
+        """(ids the model sees, whether the text was truncated); raises EmptyTextError."""
+        if not isinstance(text, str):
+            raise TypeError(f"expected text, got {type(text).__name__}")
+        max_tokens = self.max_tokens
+        # every chunk gives at least one token; maxsplit leaves the rest of a huge text in one piece
+        chunks = clean(text).split(maxsplit=max_tokens + 1)[: max_tokens + 1]
+        if not chunks:
+            raise EmptyTextError("The review is empty: type some text.")
+        known = list(map(self._cache.get, chunks))
+        if None in known:
+            known = [ids if ids is not None else self._chunk_ids(chunk) for chunk, ids in zip(chunks, known)]
+        ids = np.fromiter(chain.from_iterable(known), dtype=np.int64)
+        return ids[:max_tokens], len(ids) > max_tokens
 
 
 # below this many texts a batch is tokenised in-process: starting worker processes costs more
@@ -137,6 +178,7 @@ class SentimentPipeline:
             raise ValueError(f"workers must be at least 1, got {workers}")
         self.workers = workers
         self._pool: ProcessPoolExecutor | None = None
+        self._ids: IdEncoder | None = None
 
     @property
     def method(self) -> str:
@@ -192,16 +234,25 @@ class SentimentPipeline:
         label = self.labels[int(np.argmax(probs))]
         return Prediction(label, dict(zip(self.labels, probs)), num_tokens, truncated)
 
+    def id_encoder(self) -> IdEncoder:
+        """The batch encoder over the current tokenizer (a new tokenizer, e.g. to drop its caches, gets a new one)."""
+        if self._ids is None or self._ids.tokenizer is not self.tokenizer:
+            self._ids = IdEncoder(self.tokenizer, self.vocab, self.max_tokens)
+        return self._ids
+
     def encode_ids(self, texts: list[str]) -> list[tuple[np.ndarray, bool]]:
         """(ids, truncated) of each text, split over the worker processes when there are enough texts."""
+        encoder = self.id_encoder()
         if self.workers == 1 or len(texts) < 2 * MIN_TEXTS_PER_WORKER:
-            return _encode_ids(self, texts)
+            return [encoder(text) for text in texts]
         if self._pool is None:  # started once: the workers' tokenizer caches stay warm between calls
-            methods = multiprocessing.get_all_start_methods()
-            # fork shares the loaded spaCy and vocabulary; the workers never touch torch
-            context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+            # fork hands the workers this process's tokenizer, caches and vocabulary as they are (no new
+            # spaCy to build); the workers never touch torch. Elsewhere each worker builds its own.
+            fork = "fork" in multiprocessing.get_all_start_methods()
+            context = multiprocessing.get_context("fork" if fork else "spawn")
+            initargs = (encoder, None, None) if fork else (None, self.vocab.itos, self.max_tokens)
             self._pool = ProcessPoolExecutor(self.workers, mp_context=context, initializer=_start_worker,
-                                             initargs=(self.vocab.itos, self.max_tokens))
+                                             initargs=initargs)
         size = max(MIN_TEXTS_PER_WORKER // 4, -(-len(texts) // (4 * self.workers)))  # a few blocks per worker
         blocks = [texts[i : i + size] for i in range(0, len(texts), size)]
         return [item for block in self._pool.map(_encode_in_worker, blocks) for item in block]
@@ -259,32 +310,17 @@ class SentimentPipeline:
         )
 
 
-_worker_encoder: "_Encoder | None" = None
+_worker_encoder: IdEncoder | None = None
 
 
-class _Encoder:
-    """What a tokenising worker needs of the pipeline: its tokenizer, vocabulary and length cap."""
-
-    encode = SentimentPipeline.encode
-
-    def __init__(self, vocab_tokens: list[str], max_tokens: int) -> None:
-        self.tokenizer = Tokenizer()
-        self.vocab = Vocab(vocab_tokens)
-        self.max_tokens = max_tokens
-
-
-def _start_worker(vocab_tokens: list[str], max_tokens: int) -> None:
+def _start_worker(encoder: IdEncoder | None, vocab_tokens: list[str] | None, max_tokens: int | None) -> None:
     global _worker_encoder
-    _worker_encoder = _Encoder(vocab_tokens, max_tokens)
-
-
-def _encode_ids(encoder: SentimentPipeline | _Encoder, texts: list[str]) -> list[tuple[np.ndarray, bool]]:
-    """Ids and truncation flags only: the tokens themselves would cost more to send back than to make."""
-    return [encoder.encode(text)[1:] for text in texts]
+    _worker_encoder = encoder or IdEncoder(Tokenizer(), Vocab(vocab_tokens), max_tokens)
 
 
 def _encode_in_worker(texts: list[str]) -> list[tuple[np.ndarray, bool]]:
-    return _encode_ids(_worker_encoder, texts)
+    """Ids and truncation flags only: the tokens themselves would cost more to send back than to make."""
+    return [_worker_encoder(text) for text in texts]
 
 
 def default_model_source() -> tuple[str, str | None]:
