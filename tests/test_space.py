@@ -252,5 +252,6 @@ def test_the_space_folder_serves_the_pinned_commit_from_the_hub_cache(hub, pushe
         process.wait(timeout=30)
     expected = SentimentPipeline(make_model(seed=0), VOCABULARY).predict([REVIEWS[0]])[0].probabilities
     later = SentimentPipeline(make_model(seed=1), VOCABULARY).predict([REVIEWS[0]])[0].probabilities
-    assert served["probabilities"] == pytest.approx(expected, abs=1e-6)
-    assert served["probabilities"] != pytest.approx(later, abs=1e-6)  # the commit deployed, not the latest
+    served_in_label_order = [served["probabilities"][name] for name in ("negative", "positive")]  # the page's names
+    assert served_in_label_order == pytest.approx(list(expected.values()), abs=1e-6)
+    assert served_in_label_order != pytest.approx(list(later.values()), abs=1e-6)  # the commit deployed, not the latest
