@@ -214,9 +214,8 @@ def test_the_address_links_to_the_analysis(page, browser):
         other.close()
 
 
+@pytest.mark.parametrize("page", ["phone"], indirect=True)
 def test_phone_layout_keeps_labels_numbers_and_the_api_in_reach(page):
-    if page.viewport_name != "phone":
-        pytest.skip("phone layout")
     analyse(page, "Sssmarker a wonderful film but a boring plot", "sssmarker")
     width = VIEWPORTS["phone"]["width"]
     # chart labels: one per bar, none overlapping another
