@@ -26,7 +26,7 @@ import torch
 from textcnn.atomic import remove_stale_staging
 from textcnn.augment import mark_negation, short_texts
 from textcnn.card import model_card
-from textcnn.checkpoint import load_checkpoint, save_checkpoint
+from textcnn.checkpoint import checkpoint_args, load_checkpoint, save_checkpoint
 from textcnn.data import (
     DataError,
     EncodedSplit,
@@ -187,7 +187,20 @@ def check(settings: RunSettings) -> RunSettings:
     for folder in (settings.output_dir, checkpoint_folder(settings), settings.prepared):
         if folder:  # what an earlier run killed mid-write left beside them
             remove_stale_staging(folder)
+    if settings.resume:
+        check_resumable(settings)
     return settings
+
+
+def check_resumable(settings: RunSettings) -> None:
+    """Refused unless a checkpoint exists and was saved with the settings the model depends on."""
+    folder = checkpoint_folder(settings)
+    saved = checkpoint_args(folder)
+    if saved is None:
+        raise Refused(f"error: --resume: no checkpoint in {folder}; start without --resume")
+    changed = {k: (saved.get(k), v) for k, v in settings.result_settings().items() if saved.get(k) != v}
+    if changed:
+        raise Refused(f"error: --resume: arguments differ from the checkpoint's (saved, now): {changed}")
 
 
 def pick_device(name: str) -> torch.device:
@@ -348,16 +361,11 @@ def train_with_checkpoints(model: TextCNN, optimizer, scheduler, batches: Batche
                            settings: RunSettings, *, device: torch.device, mixed_precision: bool) -> Trained:
     """Fit (or, with --resume, continue fitting) and leave the best epoch's weights in ``model``."""
     folder = checkpoint_folder(settings)
-    run_args = settings.result_settings()  # a --resume must match them
+    run_args = settings.result_settings()  # saved with each checkpoint: a --resume must match them
     best_state: dict[str, torch.Tensor] = {}
     completed: list[EpochResult] = []
-    if settings.resume:
-        if not (folder / "state.json").is_file():
-            raise Refused(f"error: --resume: no checkpoint in {folder}; start without --resume")
+    if settings.resume:  # check() has made sure the checkpoint exists and matches these settings
         checkpoint = load_checkpoint(folder, model=model, optimizer=optimizer, scheduler=scheduler, rng=batches.rng)
-        changed = {k: (checkpoint.args.get(k), v) for k, v in run_args.items() if checkpoint.args.get(k) != v}
-        if changed:
-            raise Refused(f"error: --resume: arguments differ from the checkpoint's (saved, now): {changed}")
         best_state.update(checkpoint.best_state)
         completed.extend(checkpoint.history)
         log.info("resuming after epoch %d from %s", checkpoint.epoch, folder)

@@ -39,6 +39,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -54,10 +55,12 @@ BUNDLED_MODEL = REPO_ROOT / "models" / "textcnn-imdb"
 NORMAL_REVIEW = "A wonderful, moving film. The performances are superb and I loved every minute of it."
 LONG_REVIEW = ("The acting is superb and the music is beautiful, but the plot is a mess and the ending is dull. " * 60)
 GOALS = {"rss_growth_percent": 10.0, "normal_request_seconds": 1.0}
+# settle_s: seconds left for the app to return freed memory (it does every 5 s) before RSS is read; a quick
+# run judges neither memory nor latency, so it does not wait, and runs its CLI attacks side by side
 FULL = {"declared_mb": 500, "parallel_declared_mb": 100, "parallel": 4, "chunked_mb": 8, "bursts": 40,
-        "repeats": 50, "unread": 300, "cli_feed_mb": 100}
+        "repeats": 50, "unread": 300, "cli_feed_mb": 100, "settle_s": 6, "cli_side_by_side": False}
 QUICK = {"declared_mb": 500, "parallel_declared_mb": 100, "parallel": 4, "chunked_mb": 2, "bursts": 30,
-         "repeats": 5, "unread": 30, "cli_feed_mb": 20}
+         "repeats": 5, "unread": 30, "cli_feed_mb": 20, "settle_s": 0, "cli_side_by_side": True}
 PROBE_EVERY = 0.2  # seconds between the prober's normal requests
 SOCKET_TIMEOUT = 30.0
 
@@ -476,12 +479,13 @@ def run_cli_attacks(model: str, sizes: dict) -> list[dict]:
         ("surrogates and invalid UTF-8", lines(b"bad \xed\xa0\x80 film\ngood \xff\xfe film\nfine film \\ud800\n")),
         ("NUL bytes and control characters", lines(b"good\x00movie\x01\x02 \x1b[31mbad\x7f\n")),
     ]
-    results = []
-    for name, feed in cases:
-        outcome = cli_attack(model, feed, timeout=120)
-        outcome["attack"] = name
-        results.append(outcome)
-    return results
+    def attack(name: str, feed: Callable[[subprocess.Popen], None]) -> dict:
+        return {**cli_attack(model, feed, timeout=120), "attack": name}
+
+    if not sizes["cli_side_by_side"]:
+        return [attack(name, feed) for name, feed in cases]
+    with ThreadPoolExecutor(len(cases)) as pool:
+        return list(pool.map(attack, *zip(*cases)))
 
 
 # --- the run ------------------------------------------------------------------------------------------
@@ -512,7 +516,7 @@ def warm_up(url: str, count: int) -> None:
 
 def attack_server(url: str, pid: int, log_path: Path, sizes: dict, temp_dir: Path, warmup: int) -> dict:
     warm_up(url, warmup)
-    time.sleep(6)  # the app returns freed memory to the system every 5 s
+    time.sleep(sizes["settle_s"])
     baseline_kb = rss_kb(pid)
     results: list[AttackResult] = []
     with Prober(url) as prober:
@@ -536,7 +540,7 @@ def attack_server(url: str, pid: int, log_path: Path, sizes: dict, temp_dir: Pat
                 normal_failed=sum(not p[2] for p in probes), first_traceback=logged["first_traceback"],
             ))
         all_probes = list(prober.probes)
-    time.sleep(6)
+    time.sleep(sizes["settle_s"])
     settled_kb = rss_kb(pid)
     latencies = sorted(p[1] for p in all_probes)
     return {
@@ -617,6 +621,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def run(args: argparse.Namespace, argv: list[str]) -> dict:
     sizes = QUICK if args.quick else FULL
+    cli_pool = ThreadPoolExecutor(1)
+    cli_side_by_side = None if args.no_cli or not sizes["cli_side_by_side"] else cli_pool.submit(
+        run_cli_attacks, args.model, sizes)
     with tempfile.TemporaryDirectory(prefix="attack-") as scratch:
         scratch_path = Path(scratch)
         temp_dir = scratch_path / "gradio-temp"
@@ -633,7 +640,8 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict:
             else:
                 os.environ["GRADIO_TEMP_DIR"] = previous
         server["temp_folder_bytes_after_shutdown"] = folder_bytes(temp_dir)
-    cli = [] if args.no_cli else run_cli_attacks(args.model, sizes)
+    cli = [] if args.no_cli else cli_side_by_side.result() if cli_side_by_side else run_cli_attacks(args.model, sizes)
+    cli_pool.shutdown()
     record = {
         "command": "python scripts/attack.py " + " ".join(argv),
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),

@@ -61,6 +61,12 @@ def save_checkpoint(path: str | Path, *, model: torch.nn.Module, optimizer: torc
         (staging / STATE).write_text(json.dumps(state, indent=1), encoding="utf-8")
 
 
+def checkpoint_args(path: str | Path) -> dict | None:
+    """The settings a checkpoint was saved with (cheap: no tensor is read), or None if there is none."""
+    state = Path(path) / STATE
+    return json.loads(state.read_text())["args"] if state.is_file() else None
+
+
 def load_checkpoint(path: str | Path, *, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
                     scheduler, rng: np.random.Generator) -> Checkpoint:
     """Restore everything saved by :func:`save_checkpoint` in place; returns what the loop needs."""
