@@ -491,6 +491,8 @@ SHARE_JS = f"""
 }}
 """
 
+READ_SHARED_JS = "() => new URLSearchParams(window.location.search).get('review') || ''"
+
 
 def build_demo(pipeline: SentimentPipeline, max_queue_size: int = MAX_QUEUE_SIZE,
                concurrency_limit: int = CONCURRENCY_LIMIT, table_rows: int = TABLE_FILTERS) -> gr.Blocks:
@@ -619,6 +621,7 @@ def build_demo(pipeline: SentimentPipeline, max_queue_size: int = MAX_QUEUE_SIZE
                 )
         # the review the page shows (for the what-if and the full table), kept in the browser
         analysed = gr.Textbox(value=EXAMPLES[0][1], visible=False)
+        shared_review = gr.Textbox(value="", visible=False)  # a shared link's ?review=, read in the browser
         removed = gr.State([])  # token positions taken out of it
 
         def show_filter(view: FilterView | None) -> dict:
@@ -674,8 +677,7 @@ def build_demo(pipeline: SentimentPipeline, max_queue_size: int = MAX_QUEUE_SIZE
                 return unchanged(chosen_filter, filter_description, training_ngrams)
             return choose_filter_event(event.row_value[0])
 
-        def load_event(request: gr.Request) -> dict:
-            text = request.query_params.get("review") if request else None
+        def shared_review_event(text: str) -> dict:
             if not text or review_problem(text):
                 return unchanged(review, *page)
             return {review: text, **analyze_event(text)}
@@ -708,7 +710,9 @@ def build_demo(pipeline: SentimentPipeline, max_queue_size: int = MAX_QUEUE_SIZE
                             **page_event)
         filters.select(select_row_event, None, [chosen_filter, filter_description, training_ngrams],
                        **page_event)
-        demo.load(load_event, None, [review, *page], **page_event)
+        # opening the page costs no request; a shared link's review is analysed once it is read
+        demo.load(None, None, shared_review, js=READ_SHARED_JS)
+        shared_review.change(shared_review_event, shared_review, [review, *page], **page_event)
         for name, endpoint in endpoints.items():
             gr.api(endpoint, api_name=name, **shared)
 

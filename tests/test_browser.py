@@ -97,6 +97,19 @@ def in_view(page, selector: str) -> bool:
     )
 
 
+def test_opening_the_page_sends_no_request_to_the_model(browser, server):
+    fresh = browser.new_page(viewport=VIEWPORTS["desktop"])
+    try:
+        joins = []
+        fresh.on("request", lambda request: joins.append(request.url) if "/queue/join" in request.url else None)
+        fresh.goto(server)
+        fresh.wait_for_selector("#verdict [role=meter]", timeout=60_000)
+        fresh.wait_for_timeout(500)  # the page's load event would have sent its request by now
+        assert joins == []
+    finally:
+        fresh.close()
+
+
 def test_review_is_analysed_in_one_request_and_html_is_shown_as_text(page, app, pipeline):
     joins = []
     page.on("request", lambda request: joins.append(request.url) if "/queue/join" in request.url else None)
