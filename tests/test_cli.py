@@ -66,9 +66,15 @@ def loaded_pipeline(tiny_model_dir) -> SentimentPipeline:
     return pipeline
 
 
+@pytest.fixture(scope="module")
+def from_file(tiny_model_dir, hostile_file) -> subprocess.CompletedProcess:
+    """The CLI run on the hostile file with its defaults (a small input: the convolutions), shared by the tests."""
+    return run_cli("--model", str(tiny_model_dir), str(hostile_file))
+
+
 # --- the process as a user runs it ------------------------------------------------------------------
-def test_hostile_file_gets_one_record_per_line(tiny_model_dir, hostile_file):
-    result = run_cli("--model", str(tiny_model_dir), str(hostile_file))
+def test_hostile_file_gets_one_record_per_line(from_file):
+    result = from_file
     assert result.returncode == 1, result.stderr  # 1: some lines were empty
     check_records(result.stdout.decode())
     stderr = result.stderr.decode().splitlines()
@@ -79,8 +85,7 @@ def test_hostile_file_gets_one_record_per_line(tiny_model_dir, hostile_file):
     )
 
 
-def test_stdin_gives_the_same_records_as_a_file(tiny_model_dir, hostile_file):
-    from_file = run_cli("--model", str(tiny_model_dir), str(hostile_file))
+def test_stdin_gives_the_same_records_as_a_file(tiny_model_dir, from_file):
     from_stdin = run_cli("--model", str(tiny_model_dir), input=hostile_file_bytes())
     assert from_stdin.returncode == from_file.returncode == 1
     assert from_stdin.stdout == from_file.stdout
@@ -88,8 +93,8 @@ def test_stdin_gives_the_same_records_as_a_file(tiny_model_dir, hostile_file):
 
 
 @pytest.mark.parametrize("method", ["lookup", "lookup-int8"])
-def test_methods_give_the_same_records(tiny_model_dir, hostile_file, method):
-    default = run_cli("--model", str(tiny_model_dir), str(hostile_file))  # a small input: the convolutions
+def test_methods_give_the_same_records(tiny_model_dir, hostile_file, from_file, method):
+    default = from_file
     other = run_cli("--model", str(tiny_model_dir), "--method", method, str(hostile_file))
     assert default.returncode == other.returncode == 1
     for a, b in zip(check_records(default.stdout.decode()), check_records(other.stdout.decode())):
