@@ -197,3 +197,12 @@ def test_the_standalone_snippet_gives_the_packages_probabilities(tiny_model_dir,
     for mine, theirs in zip(standalone, package):
         assert mine.keys() == theirs.probabilities.keys()
         assert mine == pytest.approx(theirs.probabilities, abs=1e-6)
+
+
+@pytest.mark.skipif(not BUNDLED_MODEL.is_dir(), reason="no bundled model in this checkout")
+def test_the_bundled_models_card_is_the_one_the_code_writes():
+    """The card shipped with the bundled model is regenerated whenever the card's code changes."""
+    written = (BUNDLED_MODEL / "README.md").read_text(encoding="utf-8")
+    assert written == str(model_card_for_folder(BUNDLED_MODEL)), (
+        "regenerate it: python -c \"from textcnn.hub import model_card_for_folder; "
+        "model_card_for_folder('models/textcnn-imdb').save('models/textcnn-imdb/README.md')\"")

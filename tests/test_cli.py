@@ -103,6 +103,19 @@ def test_methods_give_the_same_records(tiny_model_dir, hostile_file, from_file, 
             assert math.isclose(a["probabilities"]["pos"], b["probabilities"]["pos"], abs_tol=2e-2)
 
 
+def test_without_a_model_or_a_bundled_one_the_cli_says_what_to_pass(monkeypatch, tmp_path, capsys):
+    """An installed package has no models/ folder: no --model is one sentence, not a Hub error about a path."""
+    import textcnn.pipeline
+
+    monkeypatch.setattr(textcnn.pipeline, "BUNDLED_MODEL", tmp_path / "models" / "textcnn-imdb")
+    reviews = tmp_path / "reviews.txt"
+    reviews.write_text("a great film\n")
+    assert cli.main(["predict", str(reviews)]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("error: no model was given") and "pass a model folder or a Hub repo id" in error
+    assert len(error.strip().splitlines()) == 1
+
+
 def test_unknown_method_is_refused(capsys):
     with pytest.raises(SystemExit) as exited:
         cli.main(["predict", "--method", "fast"])

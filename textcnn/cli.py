@@ -307,14 +307,15 @@ def add_space_command(commands: argparse._SubParsersAction) -> None:
 COMMANDS = (add_predict_command, add_push_command, add_space_command)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m textcnn", description="TextCNN IMDb sentiment model.")
+def build_parser(prog: str = "textcnn") -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description="TextCNN IMDb sentiment model.")
     commands = parser.add_subparsers(dest="command", required=True)
     for add_command in COMMANDS:
         add_command(commands)
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def main(argv: list[str] | None = None, prog: str = "textcnn") -> int:
+    """The command line; ``prog`` is how the usage lines name it (``python -m textcnn`` passes its own)."""
+    args = build_parser(prog).parse_args(argv)
     return args.func(args)

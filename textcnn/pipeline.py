@@ -199,6 +199,10 @@ class SentimentPipeline:
         ``kwargs`` go to :func:`~textcnn.hub.load_model` (``cache_dir``, ``token``, ...); every
         failure to load is a :class:`~textcnn.hub.ModelLoadError`.
         """
+        if source is None and not BUNDLED_MODEL.is_dir():
+            raise ModelLoadError(f"no model was given, and there is no bundled model at {BUNDLED_MODEL} (it comes with "
+                                 "a checkout of the repository, not with the installed package): pass a model folder "
+                                 "or a Hub repo id (--model on the command line)")
         source = str(source or BUNDLED_MODEL)
         loaded = load_model(source, revision, **kwargs)
         if len(loaded.model.config.labels) != 2:
