@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime
+import functools
 import json
 import os
 import socket
@@ -41,6 +42,7 @@ import urllib.request
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
+from http.client import HTTPConnection
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -62,6 +64,7 @@ FULL = {"declared_mb": 500, "parallel_declared_mb": 100, "parallel": 4, "chunked
 QUICK = {"declared_mb": 500, "parallel_declared_mb": 100, "parallel": 4, "chunked_mb": 2, "bursts": 30,
          "repeats": 5, "unread": 30, "cli_feed_mb": 20, "settle_s": 0, "cli_side_by_side": True}
 PROBE_EVERY = 0.2  # seconds between the prober's normal requests
+PROBE_ADDRESS = "127.0.0.2"  # the normal visitor's address (loopback too); the attacks come from 127.0.0.1
 SOCKET_TIMEOUT = 30.0
 
 
@@ -77,11 +80,29 @@ class Answer:
         return f"{self.status} {text[:90]}".strip()
 
 
+class FromAddress(urllib.request.HTTPHandler):
+    """Connects from a given local address: 127.0.0.2 is loopback too, and the server sees another client."""
+
+    def __init__(self, address: str) -> None:
+        super().__init__()
+        self.address = address
+
+    def http_open(self, request):
+        return self.do_open(functools.partial(HTTPConnection, source_address=(self.address, 0)), request)
+
+
 def http(url: str, method: str, path: str, body: bytes | None = None, headers: dict | None = None,
-         timeout: float = SOCKET_TIMEOUT, limit: int = 16384) -> Answer:
+         timeout: float = SOCKET_TIMEOUT, limit: int = 16384, source: str | None = None, polite: bool = False) -> Answer:
+    """One request; ``polite``: while refused for this client's calls in flight (429), wait and try again."""
+    for _ in range(100 if polite else 0):
+        answer = http(url, method, path, body, headers, timeout, limit, source)
+        if answer.status != 429:
+            return answer
+        time.sleep(0.1)
     request = urllib.request.Request(url + path, data=body, method=method, headers=headers or {})
+    opener = urllib.request.build_opener(FromAddress(source)) if source else urllib.request.build_opener()
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
+        with opener.open(request, timeout=timeout) as response:
             return Answer(response.status, response.read(limit))
     except urllib.error.HTTPError as error:
         return Answer(error.code, error.read(limit))
@@ -89,8 +110,16 @@ def http(url: str, method: str, path: str, body: bytes | None = None, headers: d
         return Answer(type(error).__name__)
 
 
-def json_post(url: str, path: str, payload: object) -> Answer:
-    return http(url, "POST", path, json.dumps(payload).encode(), {"Content-Type": "application/json"})
+def json_post(url: str, path: str, payload: object, source: str | None = None) -> Answer:
+    return http(url, "POST", path, json.dumps(payload).encode(), {"Content-Type": "application/json"}, source=source)
+
+
+def join_politely(url: str, path: str, payload: object, source: str | None = None) -> Answer:
+    """``json_post`` that, refused for having too many calls in flight (429), waits and tries again, as a
+    well-behaved client does: the attacks that are not about flooding must not trip over the calls of the
+    one before, still running."""
+    return http(url, "POST", path, json.dumps(payload).encode(), {"Content-Type": "application/json"}, source=source,
+                polite=True)
 
 
 def raw_request(url: str, head: str, chunks, timeout: float = SOCKET_TIMEOUT) -> Answer:
@@ -148,13 +177,15 @@ def chunked(total: int, size: int = 64 * 1024):
     yield b"0\r\n\r\n"
 
 
-def queued_call(url: str, endpoint: str, data: list, timeout: float = SOCKET_TIMEOUT) -> tuple[str, object]:
-    """("complete" | "error" | "refused <status>", data) of one call through the queue (/call/ then its events)."""
-    joined = json_post(url, f"/gradio_api/call/{endpoint}", {"data": data})
+def queued_call(url: str, endpoint: str, data: list, timeout: float = SOCKET_TIMEOUT,
+                source: str | None = None, polite: bool = True) -> tuple[str, object]:
+    """("complete" | "error" | "refused <status>", data) of one call through the queue (/call/ then its events);
+    ``polite``: wait and retry while this client has too many calls in flight."""
+    joined = (join_politely if polite else json_post)(url, f"/gradio_api/call/{endpoint}", {"data": data}, source)
     if joined.status != 200:
         return f"refused {joined.status}", joined.body.decode("utf-8", "replace")[:200]
     event_id = json.loads(joined.body)["event_id"]
-    stream = http(url, "GET", f"/gradio_api/call/{endpoint}/{event_id}", timeout=timeout)
+    stream = http(url, "GET", f"/gradio_api/call/{endpoint}/{event_id}", timeout=timeout, source=source)
     kind, payload = "no answer", None
     for line in stream.body.decode("utf-8", "replace").splitlines():
         if line.startswith("event: "):
@@ -170,8 +201,8 @@ def page_call(url: str, event: str, data: list, session: str) -> str:
     """"complete" or "error": one page event (named ``event`` in the config) sent as the page sends it."""
     config = json.loads(http(url, "GET", "/config", limit=10_000_000).body)
     index = next(d["id"] for d in config["dependencies"] if d.get("api_name") == event)
-    joined = json_post(url, "/gradio_api/queue/join", {"data": data, "fn_index": index, "session_hash": session,
-                                                       "trigger_id": None})
+    joined = join_politely(url, "/gradio_api/queue/join", {"data": data, "fn_index": index, "session_hash": session,
+                                                           "trigger_id": None})
     if joined.status != 200:
         return f"refused {joined.status}"
     stream = http(url, "GET", f"/gradio_api/queue/data?session_hash={session}", limit=10_000_000)
@@ -181,7 +212,8 @@ def page_call(url: str, event: str, data: list, session: str) -> str:
 
 # --- the prober: a normal visitor while the attacks run ----------------------------------------------
 class Prober:
-    """Sends one normal /predict call every PROBE_EVERY seconds; keeps (start, seconds, ok) of each."""
+    """Another visitor: one normal /predict call every PROBE_EVERY seconds, from PROBE_ADDRESS (so the
+    server tells it from the attacker on 127.0.0.1); keeps (start, seconds, ok) of each."""
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -193,7 +225,7 @@ class Prober:
         while not self._stop.is_set():
             started = time.monotonic()
             try:
-                kind, data = queued_call(self.url, "predict", [NORMAL_REVIEW], timeout=10)
+                kind, data = queued_call(self.url, "predict", [NORMAL_REVIEW], timeout=10, source=PROBE_ADDRESS)
                 ok = kind == "complete" and isinstance(data, list) and data and data[0].get("label") is not None
             except Exception:  # a malformed answer is a failed probe, not the end of probing
                 ok = False
@@ -297,9 +329,9 @@ def server_attacks(url: str, sizes: dict, temp_dir: Path) -> list[tuple[str, Cal
         return expect(not ran, f"/run/: {counts([a.status for a in direct])}; /api/: {counts([a.status for a in legacy])}")
 
     def queue_burst() -> tuple[bool, str]:
-        results = parallel(sizes["bursts"], lambda: Answer(queued_call(url, "predict", [NORMAL_REVIEW])[0]))
+        results = parallel(sizes["bursts"], lambda: Answer(queued_call(url, "predict", [NORMAL_REVIEW], polite=False)[0]))
         statuses = [a.status for a in results]
-        ok = all(s in ("complete", "refused 503") for s in statuses)
+        ok = all(s in ("complete", "refused 503", "refused 429") for s in statuses)
         return expect(ok, counts(statuses))
 
     def surrogates() -> tuple[bool, str]:
@@ -307,11 +339,12 @@ def server_attacks(url: str, sizes: dict, temp_dir: Path) -> list[tuple[str, Cal
         for endpoint, data in (("predict", ["bad \ud800 film"]), ("explain", ["bad \udfff film \ud83d"]),
                                ("filter_ngrams", ["\ud800"])):
             body = json.dumps({"data": data}).encode()  # json escapes each as \\udXXX
-            joined = http(url, "POST", f"/gradio_api/call/{endpoint}", body, {"Content-Type": "application/json"})
+            joined = http(url, "POST", f"/gradio_api/call/{endpoint}", body, {"Content-Type": "application/json"},
+                          polite=True)
             results.append(f"{endpoint}: {finish(url, endpoint, joined)}")
         # the same as raw UTF-8 bytes of a surrogate (what a broken client may send)
         raw = b'{"data": ["bad \xed\xa0\x80 film"]}'
-        joined = http(url, "POST", "/gradio_api/call/predict", raw, {"Content-Type": "application/json"})
+        joined = http(url, "POST", "/gradio_api/call/predict", raw, {"Content-Type": "application/json"}, polite=True)
         results.append(f"predict (UTF-8 bytes): {finish(url, 'predict', joined)}")
         page = page_call(url, "analyze_event", ["bad \ud800 film"], "surrogate-page")
         results.append(f"page analysis: {page}")
@@ -372,14 +405,16 @@ def server_attacks(url: str, sizes: dict, temp_dir: Path) -> list[tuple[str, Cal
 
     def unread_results() -> tuple[bool, str]:
         """Many calls whose results are never collected: the server must not keep them all."""
-        sent = refused = 0
+        sent = refused = limited = 0
         for _ in range(sizes["unread"]):
             joined = json_post(url, "/gradio_api/call/explain", {"data": [LONG_REVIEW]})
             sent += joined.status == 200
             refused += joined.status == 503
+            limited += joined.status == 429
             time.sleep(0.01)
         time.sleep(2)  # let the queue finish them
-        return expect(True, f"{sent} submitted, {refused} refused (queue full), none read")
+        return expect(True, f"{sent} submitted, {limited} refused (calls per client), {refused} refused (queue full), "
+                            "none read")
 
     return [
         ("500 MB body, declared", declared_body),

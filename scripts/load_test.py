@@ -230,12 +230,12 @@ def tail(path: Path, lines: int = 15) -> str:
 
 
 @contextlib.contextmanager
-def running_app(model: str, revision: str | None, log_path: Path,
-                startup_timeout: float) -> Iterator[tuple[str, subprocess.Popen]]:
+def running_app(model: str, revision: str | None, log_path: Path, startup_timeout: float,
+                env_extra: dict[str, str] | None = None) -> Iterator[tuple[str, subprocess.Popen]]:
     """(URL, process) of app.py serving ``model`` on 127.0.0.1; stopped on the way out, whatever happens."""
     port = free_port()
     env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port),
-           "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1"}
+           "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1", **(env_extra or {})}
     command = [sys.executable, str(APP), "--model", model] + (["--revision", revision] if revision else [])
     with open(log_path, "wb") as log:
         process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
@@ -493,7 +493,10 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict:
     with tempfile.TemporaryDirectory(prefix="load-test-") as scratch:
         log_path = Path(scratch) / "app.log"
         started = time.perf_counter()
-        with running_app(args.model, args.revision, log_path, args.startup_timeout) as (url, server):
+        # every simulated visitor (and the burst) comes from this one address: the app's limit of calls
+        # per client would refuse most of them, so it is raised to their number here
+        visitors = {"TEXTCNN_MAX_CALLS_PER_CLIENT": str(max(args.users, args.burst))}
+        with running_app(args.model, args.revision, log_path, args.startup_timeout, visitors) as (url, server):
             pid = server.pid
             startup_seconds = time.perf_counter() - started
             print(f"app.py (PID {pid}) ready on {url} after {startup_seconds:.1f} s; RSS {mb(rss_kb(pid))} MB")

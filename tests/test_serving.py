@@ -138,6 +138,45 @@ def test_sessions_without_unread_results_are_capped_too():
     assert isinstance(sessions, OrderedDict)
 
 
+def queue_holding(*requests: SimpleNamespace) -> SimpleNamespace:
+    """A stand-in for the Starlette app gradio builds: its demo's queue holds events of these requests."""
+    events = {str(i): SimpleNamespace(request=r) for i, r in enumerate(requests)}
+    return SimpleNamespace(get_blocks=lambda: SimpleNamespace(_queue=SimpleNamespace(event_ids_to_events=events)))
+
+
+def request_from(host: str, forwarded: str | None = None) -> SimpleNamespace:
+    return SimpleNamespace(client=SimpleNamespace(host=host, port=1),
+                           headers={"x-forwarded-for": forwarded} if forwarded else {})
+
+
+@pytest.mark.parametrize("in_flight, status", [(serving.MAX_CALLS_PER_CLIENT - 1, 200), (serving.MAX_CALLS_PER_CLIENT, 429)])
+def test_a_client_with_too_many_calls_in_flight_is_refused(monkeypatch, in_flight, status):
+    monkeypatch.delenv("SPACE_ID", raising=False)
+    monkeypatch.delenv("TEXTCNN_BEHIND_PROXY", raising=False)
+    others = [request_from("10.0.0.9")] * 10  # another client's calls do not count
+    app = queue_holding(*[request_from("10.0.0.1")] * in_flight, *others)
+    sent, received = run_middleware({"app": app, "client": ("10.0.0.1", 5), "headers": headers(content_length="2")},
+                                    [b"{}"])
+    assert sent[0]["status"] == status
+    assert (received == []) == (status == 429)  # refused before its body is read
+    if status == 429:
+        assert b"calls waiting or running" in sent[1]["body"]
+
+
+@pytest.mark.parametrize("space, forwarded, expected", [
+    (False, "6.6.6.6", "10.0.0.1"),  # not behind a proxy: the header is the client's own word
+    (True, "6.6.6.6, 203.0.113.7", "203.0.113.7"),  # a Space: the address the proxy appended
+    (True, None, "10.0.0.1"),
+])
+def test_the_client_address_trusts_x_forwarded_for_only_behind_a_proxy(monkeypatch, space, forwarded, expected):
+    monkeypatch.delenv("TEXTCNN_BEHIND_PROXY", raising=False)
+    if space:
+        monkeypatch.setenv("SPACE_ID", "me/demo")
+    else:
+        monkeypatch.delenv("SPACE_ID", raising=False)
+    assert serving.client_address(("10.0.0.1", 5), {"x-forwarded-for": forwarded} if forwarded else {}) == expected
+
+
 # --- a served demo, attacked over loopback -------------------------------------------------------------
 @pytest.fixture(scope="module")
 def served(app, pipeline):
@@ -240,10 +279,17 @@ def test_a_bad_request_is_one_log_line_without_traceback(served, log, name, requ
     assert "Traceback" not in log.stderr() and not any(r.exc_info for r in log.all())
 
 
+def join(url: str, text: str = "a great film") -> None:
+    """One call put in the queue, its result left unread (waiting while this client has too many in flight)."""
+    while (status := attack.json_post(url, "/gradio_api/call/predict", {"data": [text]}).status) == 429:
+        time.sleep(0.05)
+    assert status == 200
+
+
 def test_unread_results_are_bounded(served, app):
     url, demo = served
     for _ in range(serving.MAX_UNREAD_SESSIONS + 10):
-        assert attack.json_post(url, "/gradio_api/call/predict", {"data": ["a great film"]}).status == 200
+        join(url)
         time.sleep(0.02)
     time.sleep(1)
     sessions = demo._queue.pending_messages_per_session
@@ -252,6 +298,23 @@ def test_unread_results_are_bounded(served, app):
     in_flight_at_most = app.MAX_QUEUE_SIZE + app.CONCURRENCY_LIMIT
     assert isinstance(sessions, serving.BoundedSessions)
     assert 0 < len(unread) <= serving.MAX_UNREAD_SESSIONS + in_flight_at_most
+
+
+def test_the_state_of_at_most_max_sessions_sessions_is_kept(served):
+    url, demo = served
+    for i in range(serving.MAX_SESSIONS + 20):  # each call through /call/ is a session of its own
+        join(url, f"a great film {i}")
+    time.sleep(0.5)
+    assert serving.MAX_SESSIONS - 10 <= len(demo.state_holder.session_data) <= serving.MAX_SESSIONS
+
+
+def test_a_flood_from_one_address_leaves_room_for_another(served):
+    """Calls beyond the limit from 127.0.0.1 are refused at once; a visitor on 127.0.0.2 is served."""
+    url, _ = served
+    statuses = attack.parallel(3 * serving.MAX_CALLS_PER_CLIENT, lambda: attack.json_post(
+        url, "/gradio_api/call/explain", {"data": ["a great film, " * 3_000]}))
+    assert {a.status for a in statuses} <= {200, 429}
+    assert attack.queued_call(url, "predict", ["a great film"], source="127.0.0.2")[0] == "complete"
 
 
 # --- app.py's import and main() --------------------------------------------------------------------------
@@ -302,7 +365,7 @@ def test_the_attack_script_quick_mode(tiny_model_dir, tmp_path):
     assert len(attacks) == 15 and all(a["passed"] and a["tracebacks"] == 0 for a in attacks.values())
     assert attacks["500 MB body, declared"]["result"].startswith("413")
     assert all(a["rss_before_mb"] > 0 and a["rss_after_mb"] > 0 for a in attacks.values())
-    assert record["server"]["normal_requests"]["count"] > 0
+    assert record["server"]["normal_requests"]["count"] > 0 and record["server"]["normal_requests"]["failed"] == 0
     assert [c["attack"] for c in record["cli"]][1] == "surrogates and invalid UTF-8"
     assert all(not c["killed_after_timeout"] for c in record["cli"])
     assert "| 500 MB body, declared | ok: 413" in result.stdout

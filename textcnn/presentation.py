@@ -402,9 +402,9 @@ def facts_text(facts: ModelFacts, widths: Sequence[int]) -> str:
         parts.append(f"on {count}short sentences from other sites: {' and '.join(short_parts)}")
     measured = ("; ".join(parts) + ".") if parts else "No test accuracy was saved with this model."
     longest = max(widths, default=0)
-    return (f"{measured} Known limits: it sees word patterns of at most {longest} tokens, so sarcasm, irony, "
-            f"negation far from its word and comparisons with other films can fool it; it was trained on English "
-            f"movie reviews.")
+    return (f"{measured} Known limits: negations (\"not bad\", \"didn't enjoy\") and contrasts (\"good, but too "
+            f"long\") often fool it, as do sarcasm and irony; it sees word patterns of at most {longest} tokens and "
+            f"was trained on English movie reviews.")
 
 
 # --- HTML ----------------------------------------------------------------------------------------

@@ -16,6 +16,10 @@ Gradio's defaults suit a trusted user on a laptop; a public server needs more:
 - **Results nobody reads** are not kept without end: gradio holds each finished call's result until
   its client reads it, for up to 2,000 sessions (1.2 MB for an explanation of a long review, so up
   to gigabytes); at most :data:`MAX_UNREAD_SESSIONS` sessions' unread results are kept.
+- **One client cannot fill the queue**: a client (an address; behind a Space's proxy, the address the
+  proxy saw) with :data:`MAX_CALLS_PER_CLIENT` calls waiting or running is refused with 429 until
+  one finishes, so a flood from one client leaves room in the queue for everyone else.
+- **Sessions' state** is kept for the :data:`MAX_SESSIONS` most recent sessions, not gradio's 10,000.
 - **Lone surrogates** (``"bad \\ud800 film"`` in JSON, or their UTF-8 bytes) cannot be encoded as
   UTF-8, so every library downstream fails on them; they are replaced with U+FFFD in each JSON body,
   as invalid UTF-8 is, so every endpoint accepts any text a client can send.
@@ -27,6 +31,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -41,6 +46,11 @@ log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 256 * 1024
 # The demo has no file inputs: these routes only ever write what a client sends to the temp folder.
 UPLOAD_ROUTES = ("/gradio_api/upload", "/gradio_api/process_recording")
+# A page visitor has one call at a time (one per click); an API client may overlap a few. More than
+# this many waiting or running from one client is refused (429) until one finishes.
+MAX_CALLS_PER_CLIENT = 4
+# Routes that put a call in the queue.
+_JOIN_ROUTE = re.compile(r"/gradio_api/(?:queue/join|call/v2/[^/]+|call/[^/]+)/?$")
 # Routes that name an endpoint in their path; a name the demo does not have is a 404.
 _NAMED_ROUTE = re.compile(r"/gradio_api/(?:call/v2|call|run|api)/([^/]+)/?(?:[^/]*)$")
 # In a JSON body: an escaped backslash (kept, so that "\\ud800" stays the text it is), a valid
@@ -53,8 +63,14 @@ _JSON_ESCAPES = re.compile(
 _UTF8_SURROGATE = re.compile(rb"\xed[\xa0-\xbf][\x80-\xbf]")
 # Sessions whose calls have finished but whose results were not read yet, kept for them to be read
 # (oldest dropped first): a client reads its result as soon as it is ready, so only results nobody
-# collects are dropped. 20 explanations of long reviews are about 28 MB.
-MAX_UNREAD_SESSIONS = 20
+# collects are dropped. 10 explanations of long reviews are about 14 MB.
+MAX_UNREAD_SESSIONS = 10
+# Sessions whose state gradio keeps (its default is 10,000). Every call of the API, and every page
+# opened, is a session, and gradio copies the whole page's configuration into each (about 100 KB
+# here: the filter dropdown alone lists every filter), so the default lets anonymous calls grow the
+# server by gigabytes. Past this many, the least recently used session's state goes: a visitor idle
+# that long who then takes a token out starts from the whole review again.
+MAX_SESSIONS = 50
 _SURROGATES = re.compile("[\ud800-\udfff]")
 
 Scope = MutableMapping[str, Any]
@@ -89,9 +105,11 @@ class BodyTooLarge(Exception):
 class RequestLimits:
     """ASGI middleware that bounds what an anonymous request can make the server do (see the module)."""
 
-    def __init__(self, app: Callable, max_body_bytes: int = MAX_BODY_BYTES) -> None:
+    def __init__(self, app: Callable, max_body_bytes: int = MAX_BODY_BYTES,
+                 max_calls_per_client: int = MAX_CALLS_PER_CLIENT) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.max_calls_per_client = max_calls_per_client
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -106,12 +124,18 @@ class RequestLimits:
         if unknown:
             await self.refuse(scope, send, 404, f"there is no endpoint /{unknown}")
             return
-        if _has_body(headers):
-            declared = headers.get("content-length", "")
-            if declared.strip().isdigit() and int(declared) > self.max_body_bytes:
-                await self.refuse(scope, send, 413, f"a body of {int(declared):,} bytes; the limit is "
-                                                    f"{self.max_body_bytes:,}")
+        declared = headers.get("content-length", "")
+        if _has_body(headers) and declared.strip().isdigit() and int(declared) > self.max_body_bytes:
+            await self.refuse(scope, send, 413, f"a body of {int(declared):,} bytes; the limit is "
+                                                f"{self.max_body_bytes:,}")
+            return
+        if scope["method"] == "POST" and _JOIN_ROUTE.search(path):
+            busy = self.calls_in_flight(scope, client_address(scope.get("client"), headers))
+            if busy >= self.max_calls_per_client:
+                await self.refuse(scope, send, 429, f"this client already has {busy} calls waiting or running; "
+                                                    "send the next when one has finished")
                 return
+        if _has_body(headers):
             try:
                 body = await self.read_body(receive)
             except BodyTooLarge:
@@ -168,6 +192,17 @@ class RequestLimits:
             if not finished:
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
 
+    @staticmethod
+    def calls_in_flight(scope: Scope, client: str) -> int:
+        """How many calls of ``client`` the demo's queue holds, waiting or running (0 without a queue)."""
+        app = scope.get("app")
+        queue = getattr(app.get_blocks(), "_queue", None) if app is not None and hasattr(app, "get_blocks") else None
+        if queue is None:
+            return 0
+        requests = [event.request for event in list(queue.event_ids_to_events.values())]
+        return sum(1 for r in requests
+                   if r is not None and client_address(r.client and (r.client.host, r.client.port), r.headers) == client)
+
     def unknown_endpoint(self, scope: Scope, path: str) -> str | None:
         """The endpoint a named route asks for when the demo has none of that name, else None."""
         match = _NAMED_ROUTE.search(path)
@@ -187,6 +222,23 @@ class RequestLimits:
                     "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
                                 (b"connection", b"close")]})
         await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+def behind_proxy() -> bool:
+    """Whether requests come through a proxy that names the client in X-Forwarded-For: on a Hugging
+    Face Space (which sets ``SPACE_ID``), or where ``TEXTCNN_BEHIND_PROXY=1`` says so. Elsewhere the
+    header is the client's own word and is ignored."""
+    return bool(os.environ.get("SPACE_ID")) or os.environ.get("TEXTCNN_BEHIND_PROXY") == "1"
+
+
+def client_address(peer: tuple[str, int] | None, headers: Any) -> str:
+    """Who sent a request: the connection's address or, behind a proxy, the last address in
+    X-Forwarded-For (the one the proxy itself saw; those before it are the client's own word)."""
+    if behind_proxy():
+        forwarded = [part.strip() for part in (headers.get("x-forwarded-for") or "").split(",") if part.strip()]
+        if forwarded:
+            return forwarded[-1]
+    return peer[0] if peer else "unknown"
 
 
 def _headers(scope: Scope) -> dict[str, str]:
@@ -317,6 +369,13 @@ def bound_sessions(demo, max_unread: int = MAX_UNREAD_SESSIONS) -> None:
                                                              items=queue.pending_messages_per_session)
 
 
+def max_calls_per_client() -> int:
+    """:data:`MAX_CALLS_PER_CLIENT`, or ``TEXTCNN_MAX_CALLS_PER_CLIENT`` where set (a load test whose
+    simulated visitors all share one address raises it to their number)."""
+    value = os.environ.get("TEXTCNN_MAX_CALLS_PER_CLIENT", "")
+    return int(value) if value.isdigit() and int(value) > 0 else MAX_CALLS_PER_CLIENT
+
+
 def launch_options() -> dict[str, Any]:
     """``demo.launch`` arguments for a public server (callers add host, port, ``prevent_thread_lock``...)."""
     from starlette.middleware import Middleware
@@ -325,10 +384,12 @@ def launch_options() -> dict[str, Any]:
         "ssr_mode": False,
         "mcp_server": True,
         "max_file_size": MAX_BODY_BYTES,  # a second bound on files, should an upload route open again
+        "state_session_capacity": MAX_SESSIONS,
         "num_workers": 0,  # every request through this process's middleware, none to static workers
         # run history can make the server fetch up to 64 MB per request from a bucket a visitor names
         "run_history": False,
-        "app_kwargs": {"middleware": [Middleware(RequestLimits, max_body_bytes=MAX_BODY_BYTES)]},
+        "app_kwargs": {"middleware": [Middleware(RequestLimits, max_body_bytes=MAX_BODY_BYTES,
+                                                 max_calls_per_client=max_calls_per_client())]},
     }
 
 
