@@ -46,9 +46,9 @@ log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 256 * 1024
 # The demo has no file inputs: these routes only ever write what a client sends to the temp folder.
 UPLOAD_ROUTES = ("/gradio_api/upload", "/gradio_api/process_recording")
-# A page visitor has one call at a time (one per click); an API client may overlap a few. More than
+# A page visitor has one call at a time (one per click); an API client may overlap two. More than
 # this many waiting or running from one client is refused (429) until one finishes.
-MAX_CALLS_PER_CLIENT = 4
+MAX_CALLS_PER_CLIENT = 2
 # Routes that put a call in the queue.
 _JOIN_ROUTE = re.compile(r"/gradio_api/(?:queue/join|call/v2/[^/]+|call/[^/]+)/?$")
 # Routes that name an endpoint in their path; a name the demo does not have is a 404.
