@@ -11,10 +11,13 @@ and keeps every file in regular (non-LFS) mode.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import unquote
 
 import httpx2
@@ -31,6 +34,37 @@ class Repo:
     refs: dict[str, str] = field(default_factory=dict)  # branch -> commit
     commits: dict[str, dict[str, bytes]] = field(default_factory=dict)  # commit -> {path: content}
     messages: dict[str, str] = field(default_factory=dict)  # commit -> summary
+
+
+@contextlib.contextmanager
+def installed(fake: FakeHub, monkeypatch, cache_dir: Path) -> Iterator[FakeHub]:
+    """``fake`` behind huggingface_hub's HTTP client, with an empty cache in ``cache_dir`` and a write
+    token in HF_TOKEN; the real client comes back on the way out."""
+    from huggingface_hub import constants, set_client_factory
+    from huggingface_hub.utils._http import default_client_factory
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache_dir))
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
+    set_client_factory(fake.client)
+    try:
+        yield fake
+    finally:
+        set_client_factory(default_client_factory)
+
+
+def applied_commit(request, files: dict[str, bytes]) -> tuple[dict[str, bytes], str]:
+    """(the files after a commit request's NDJSON operations, its summary): huggingface_hub's commit format."""
+    files, summary = dict(files), ""
+    for line in request.content.splitlines():
+        item = json.loads(line)
+        if item["key"] == "header":
+            summary = item["value"]["summary"]
+        elif item["key"] == "file":
+            files[item["value"]["path"]] = base64.b64decode(item["value"]["content"])
+        elif item["key"] == "deletedFile":
+            files.pop(item["value"]["path"])
+    return files, summary
 
 
 class FakeHub:
@@ -155,17 +189,7 @@ class FakeHub:
             found, error = self._lookup(request, m[1], m[2])
             if error:
                 return error
-            _, files = found
-            files = dict(files)
-            summary = ""
-            for line in request.content.splitlines():
-                item = json.loads(line)
-                if item["key"] == "header":
-                    summary = item["value"]["summary"]
-                elif item["key"] == "file":
-                    files[item["value"]["path"]] = base64.b64decode(item["value"]["content"])
-                elif item["key"] == "deletedFile":
-                    files.pop(item["value"]["path"])
+            files, summary = applied_commit(request, found[1])
             sha = self.add_commit(m[1], files, branch=m[2], message=summary)
             return httpx2.Response(200, json={"commitUrl": f"{ENDPOINT}/{m[1]}/commit/{sha}", "commitOid": sha,
                                               "pullRequestUrl": None})
@@ -247,17 +271,7 @@ class FakeHubWithSpaces(FakeHub):
             found, error = self._lookup(request, key, m[2])
             if error:
                 return error
-            _, files = found
-            files = dict(files)
-            summary = ""
-            for line in request.content.splitlines():
-                item = json.loads(line)
-                if item["key"] == "header":
-                    summary = item["value"]["summary"]
-                elif item["key"] == "file":
-                    files[item["value"]["path"]] = base64.b64decode(item["value"]["content"])
-                elif item["key"] == "deletedFile":
-                    files.pop(item["value"]["path"])
+            files, summary = applied_commit(request, found[1])
             sha = self.add_commit(key, files, branch=m[2], message=summary)
             return httpx2.Response(200, json={"commitUrl": f"{ENDPOINT}/spaces/{m[1]}/commit/{sha}", "commitOid": sha,
                                               "pullRequestUrl": None})

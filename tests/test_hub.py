@@ -20,11 +20,10 @@ import httpx2
 import pytest
 import torch
 from huggingface_hub import ModelCard, constants, set_client_factory
-from huggingface_hub.utils._http import default_client_factory
 from safetensors.torch import load_file, save_file
 from safetensors.torch import save as safetensors_bytes
 
-from fake_hub import READ_TOKEN, TOKEN, FakeHub
+from fake_hub import READ_TOKEN, TOKEN, FakeHub, installed
 from textcnn import cli, hub as hub_module
 from textcnn.hub import (
     CARD,
@@ -99,13 +98,8 @@ def no_token(monkeypatch, tmp_path):
 @pytest.fixture
 def hub(monkeypatch, tmp_path, no_token) -> FakeHub:
     """The fake Hub behind huggingface_hub's HTTP client, an empty cache, and a write token in HF_TOKEN."""
-    fake = FakeHub()
-    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub-cache"))
-    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
-    monkeypatch.setenv("HF_TOKEN", TOKEN)
-    set_client_factory(fake.client)
-    yield fake
-    set_client_factory(default_client_factory)
+    with installed(FakeHub(), monkeypatch, tmp_path / "hub-cache") as fake:
+        yield fake
 
 
 def publish(hub: FakeHub, repo_id: str, folder: Path, branch: str = "main", **extra: bytes) -> str:

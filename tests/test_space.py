@@ -14,13 +14,12 @@ from pathlib import Path
 from importlib.metadata import PackageNotFoundError, distribution, packages_distributions
 
 import pytest
-from huggingface_hub import SpaceCard, constants, set_client_factory
-from huggingface_hub.utils._http import default_client_factory
+from huggingface_hub import SpaceCard, constants
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from app_server import free_port
-from fake_hub import TOKEN, FakeHubWithSpaces
+from fake_hub import FakeHubWithSpaces, installed
 from test_hub import REVIEWS, VOCABULARY, make_model, model_dir, no_token, publish, save_folder  # noqa: F401 (fixtures)
 from textcnn import cli
 from textcnn.hub import MODEL_FILES, PICKLE_SUFFIXES, resolve_model_folder
@@ -34,13 +33,8 @@ PACKAGE_SOURCES = {f"textcnn/{p.name}": p.read_bytes() for p in (REPO_ROOT / "te
 @pytest.fixture
 def hub(monkeypatch, tmp_path, no_token) -> FakeHubWithSpaces:
     """The fake Hub (with Spaces), an empty cache, and a write token in HF_TOKEN."""
-    fake = FakeHubWithSpaces()
-    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub-cache"))
-    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
-    monkeypatch.setenv("HF_TOKEN", TOKEN)
-    set_client_factory(fake.client)
-    yield fake
-    set_client_factory(default_client_factory)
+    with installed(FakeHubWithSpaces(), monkeypatch, tmp_path / "hub-cache") as fake:
+        yield fake
 
 
 @pytest.fixture
