@@ -93,12 +93,19 @@ class FromAddress(urllib.request.HTTPHandler):
 
 def http(url: str, method: str, path: str, body: bytes | None = None, headers: dict | None = None,
          timeout: float = SOCKET_TIMEOUT, limit: int = 16384, source: str | None = None, polite: bool = False) -> Answer:
-    """One request; ``polite``: while refused for this client's calls in flight (429), wait and try again."""
-    for _ in range(100 if polite else 0):
-        answer = http(url, method, path, body, headers, timeout, limit, source)
-        if answer.status != 429:
-            return answer
+    """One request from ``source`` (default: 127.0.0.1). ``polite``: refused for having too many calls in flight
+    (429), wait and try again, as a well-behaved client does: the attacks that are not about flooding must not
+    trip over the calls of the one before, still running."""
+    for _ in range(100 if polite else 1):
+        answer = _send(url, method, path, body, headers, timeout, limit, source)
+        if answer.status != 429 or not polite:
+            break
         time.sleep(0.1)
+    return answer
+
+
+def _send(url: str, method: str, path: str, body: bytes | None, headers: dict | None, timeout: float, limit: int,
+          source: str | None) -> Answer:
     request = urllib.request.Request(url + path, data=body, method=method, headers=headers or {})
     opener = urllib.request.build_opener(FromAddress(source)) if source else urllib.request.build_opener()
     try:
@@ -110,16 +117,9 @@ def http(url: str, method: str, path: str, body: bytes | None = None, headers: d
         return Answer(type(error).__name__)
 
 
-def json_post(url: str, path: str, payload: object, source: str | None = None) -> Answer:
-    return http(url, "POST", path, json.dumps(payload).encode(), {"Content-Type": "application/json"}, source=source)
-
-
-def join_politely(url: str, path: str, payload: object, source: str | None = None) -> Answer:
-    """``json_post`` that, refused for having too many calls in flight (429), waits and tries again, as a
-    well-behaved client does: the attacks that are not about flooding must not trip over the calls of the
-    one before, still running."""
+def json_post(url: str, path: str, payload: object, source: str | None = None, polite: bool = False) -> Answer:
     return http(url, "POST", path, json.dumps(payload).encode(), {"Content-Type": "application/json"}, source=source,
-                polite=True)
+                polite=polite)
 
 
 def raw_request(url: str, head: str, chunks, timeout: float = SOCKET_TIMEOUT) -> Answer:
@@ -181,7 +181,7 @@ def queued_call(url: str, endpoint: str, data: list, timeout: float = SOCKET_TIM
                 source: str | None = None, polite: bool = True) -> tuple[str, object]:
     """("complete" | "error" | "refused <status>", data) of one call through the queue (/call/ then its events);
     ``polite``: wait and retry while this client has too many calls in flight."""
-    joined = (join_politely if polite else json_post)(url, f"/gradio_api/call/{endpoint}", {"data": data}, source)
+    joined = json_post(url, f"/gradio_api/call/{endpoint}", {"data": data}, source, polite)
     if joined.status != 200:
         return f"refused {joined.status}", joined.body.decode("utf-8", "replace")[:200]
     event_id = json.loads(joined.body)["event_id"]
@@ -201,8 +201,8 @@ def page_call(url: str, event: str, data: list, session: str) -> str:
     """"complete" or "error": one page event (named ``event`` in the config) sent as the page sends it."""
     config = json.loads(http(url, "GET", "/config", limit=10_000_000).body)
     index = next(d["id"] for d in config["dependencies"] if d.get("api_name") == event)
-    joined = join_politely(url, "/gradio_api/queue/join", {"data": data, "fn_index": index, "session_hash": session,
-                                                           "trigger_id": None})
+    joined = json_post(url, "/gradio_api/queue/join", {"data": data, "fn_index": index, "session_hash": session,
+                                                       "trigger_id": None}, polite=True)
     if joined.status != 200:
         return f"refused {joined.status}"
     stream = http(url, "GET", f"/gradio_api/queue/data?session_hash={session}", limit=10_000_000)
@@ -656,9 +656,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def run(args: argparse.Namespace, argv: list[str]) -> dict:
     sizes = QUICK if args.quick else FULL
-    cli_pool = ThreadPoolExecutor(1)
-    cli_side_by_side = None if args.no_cli or not sizes["cli_side_by_side"] else cli_pool.submit(
-        run_cli_attacks, args.model, sizes)
+    side_by_side = ThreadPoolExecutor(1) if sizes["cli_side_by_side"] and not args.no_cli else None
+    cli_later = side_by_side.submit(run_cli_attacks, args.model, sizes) if side_by_side else None
     with tempfile.TemporaryDirectory(prefix="attack-") as scratch:
         scratch_path = Path(scratch)
         temp_dir = scratch_path / "gradio-temp"
@@ -675,8 +674,11 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict:
             else:
                 os.environ["GRADIO_TEMP_DIR"] = previous
         server["temp_folder_bytes_after_shutdown"] = folder_bytes(temp_dir)
-    cli = [] if args.no_cli else cli_side_by_side.result() if cli_side_by_side else run_cli_attacks(args.model, sizes)
-    cli_pool.shutdown()
+    if side_by_side:
+        cli = cli_later.result()
+        side_by_side.shutdown()
+    else:
+        cli = [] if args.no_cli else run_cli_attacks(args.model, sizes)
     record = {
         "command": "python scripts/attack.py " + " ".join(argv),
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),

@@ -66,8 +66,8 @@ _UTF8_SURROGATE = re.compile(rb"\xed[\xa0-\xbf][\x80-\xbf]")
 # collects are dropped. 10 explanations of long reviews are about 14 MB.
 MAX_UNREAD_SESSIONS = 10
 # Sessions whose state gradio keeps (its default is 10,000). Every call of the API, and every page
-# opened, is a session, and gradio copies the whole page's configuration into each (about 100 KB
-# here: the filter dropdown alone lists every filter), so the default lets anonymous calls grow the
+# opened, is a session, and gradio copies the whole page's configuration into each (about 0.5 MB of
+# the server's memory here: the filter dropdown alone lists every filter), so the default lets anonymous calls grow the
 # server by gigabytes. Past this many, the least recently used session's state goes: a visitor idle
 # that long who then takes a token out starts from the whole review again.
 MAX_SESSIONS = 50
@@ -124,8 +124,8 @@ class RequestLimits:
         if unknown:
             await self.refuse(scope, send, 404, f"there is no endpoint /{unknown}")
             return
-        declared = headers.get("content-length", "")
-        if _has_body(headers) and declared.strip().isdigit() and int(declared) > self.max_body_bytes:
+        has_body, declared = _has_body(headers), headers.get("content-length", "")
+        if has_body and declared.strip().isdigit() and int(declared) > self.max_body_bytes:
             await self.refuse(scope, send, 413, f"a body of {int(declared):,} bytes; the limit is "
                                                 f"{self.max_body_bytes:,}")
             return
@@ -135,7 +135,7 @@ class RequestLimits:
                 await self.refuse(scope, send, 429, f"this client already has {busy} calls waiting or running; "
                                                     "send the next when one has finished")
                 return
-        if _has_body(headers):
+        if has_body:
             try:
                 body = await self.read_body(receive)
             except BodyTooLarge:
@@ -195,23 +195,20 @@ class RequestLimits:
     @staticmethod
     def calls_in_flight(scope: Scope, client: str) -> int:
         """How many calls of ``client`` the demo's queue holds, waiting or running (0 without a queue)."""
-        app = scope.get("app")
-        queue = getattr(app.get_blocks(), "_queue", None) if app is not None and hasattr(app, "get_blocks") else None
+        queue = getattr(_blocks(scope), "_queue", None)
         if queue is None:
             return 0
-        requests = [event.request for event in list(queue.event_ids_to_events.values())]
+        requests = [event.request for event in list(queue.event_ids_to_events.values()) if event.request is not None]
         return sum(1 for r in requests
-                   if r is not None and client_address(r.client and (r.client.host, r.client.port), r.headers) == client)
+                   if client_address((r.client.host, r.client.port) if r.client else None, r.headers) == client)
 
     def unknown_endpoint(self, scope: Scope, path: str) -> str | None:
         """The endpoint a named route asks for when the demo has none of that name, else None."""
         match = _NAMED_ROUTE.search(path)
-        app = scope.get("app")
-        if match is None or app is None or not hasattr(app, "get_blocks"):
-            return None
+        blocks = _blocks(scope) if match else None
         try:
-            names = {fn.api_name for fn in app.get_blocks().fns.values() if fn.api_name}
-        except Exception:  # no demo attached yet: let gradio answer
+            names = {fn.api_name for fn in blocks.fns.values() if fn.api_name}
+        except AttributeError:  # not a gradio app, or no demo attached yet: let it answer
             return None
         return None if match.group(1) in names else match.group(1)[:100]
 
@@ -229,6 +226,15 @@ def behind_proxy() -> bool:
     Face Space (which sets ``SPACE_ID``), or where ``TEXTCNN_BEHIND_PROXY=1`` says so. Elsewhere the
     header is the client's own word and is ignored."""
     return bool(os.environ.get("SPACE_ID")) or os.environ.get("TEXTCNN_BEHIND_PROXY") == "1"
+
+
+def _blocks(scope: Scope) -> Any:
+    """The demo behind the gradio app serving this request, or None (not a gradio app, or no demo yet)."""
+    app = scope.get("app")
+    try:
+        return app.get_blocks() if hasattr(app, "get_blocks") else None
+    except Exception:  # no demo attached yet
+        return None
 
 
 def client_address(peer: tuple[str, int] | None, headers: Any) -> str:
