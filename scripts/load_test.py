@@ -2,7 +2,7 @@
 
     python scripts/load_test.py                                   # bundled model, 16 users, 25 s
     python scripts/load_test.py --model /tmp/load-model --duration 30
-    python scripts/load_test.py --quick                           # 4 users, 4 s: checks the script works
+    python scripts/load_test.py --quick                           # 2 users, 3 s: checks the script works
 
 Starts ``python app.py`` on a free port of 127.0.0.1 and waits until it answers. Each user is a
 thread with its own ``gradio_client.Client`` calling ``/predict`` and ``/explain`` in turn, one
@@ -65,7 +65,7 @@ EMPTY_MESSAGE = "The review is empty"  # what app.py answers for text without to
 QUEUE_FULL_MESSAGE = "queue is full"  # gradio's refusal, lowercased
 HOSTILE_EVERY = 5  # every fifth request of a user is a hostile input
 DEFAULTS = {"users": 16, "duration": 25.0, "warmup": 5.0, "burst": 60}
-QUICK = {"users": 4, "duration": 4.0, "warmup": 1.0, "burst": 40}
+QUICK = {"users": 2, "duration": 3.0, "warmup": 1.0, "burst": 30}
 
 
 # --- inputs -----------------------------------------------------------------------------------------

@@ -73,13 +73,37 @@ def weights_missing_a_tensor(folder: Path) -> str:
     return "does not match its config.json (missing head.bias)"
 
 
-@pytest.mark.parametrize("corrupt", [pickle_beside_the_weights, weights_missing_a_tensor, None])
-def test_the_app_does_not_start_on_a_refused_model(model_dir, tmp_path, corrupt):
-    """``python app.py``: one line on stderr and exit status 1, before it listens; no Hub request (offline)."""
+def refused_source(model_dir: Path, corrupt) -> tuple[str, str]:
+    """(what the app is asked to serve, what its message must say)."""
     if corrupt is None:  # a Hub repo id without --revision
-        source, message = "me/tiny", "the demo serves a Hub model only at a pinned revision"
-    else:
-        source, message = str(model_dir), corrupt(model_dir)
+        return "me/tiny", "the demo serves a Hub model only at a pinned revision"
+    return str(model_dir), corrupt(model_dir)
+
+
+@pytest.mark.parametrize("corrupt", [pickle_beside_the_weights, weights_missing_a_tensor, None])
+def test_the_app_does_not_start_on_a_refused_model(model_dir, tmp_path, corrupt, monkeypatch):
+    """``app.py`` run as a script stops with one sentence before it builds the page or listens.
+
+    Run in this process (``runpy``, as ``python app.py`` runs it), so each case costs no interpreter
+    start; the test below checks what a user sees of one of them from a real process.
+    """
+    import runpy
+
+    from textcnn import serving
+
+    source, message = refused_source(model_dir, corrupt)
+    monkeypatch.setattr(sys, "argv", ["app.py", "--model", source])
+    monkeypatch.delenv("TEXTCNN_REVISION", raising=False)
+    monkeypatch.setattr(serving, "launch", lambda *args, **kwargs: pytest.fail("a refused model was served"))
+    with pytest.raises(SystemExit) as stopped:
+        runpy.run_path(str(REPO_ROOT / "app.py"), run_name="__main__")
+    assert isinstance(stopped.value.code, str) and stopped.value.code.startswith("Cannot start the demo: ")
+    assert message in stopped.value.code and "\n" not in stopped.value.code
+
+
+def test_a_refused_model_is_one_line_on_stderr_and_status_1(model_dir, tmp_path):
+    """``python app.py``: one line on stderr and exit status 1, before it listens; no Hub request (offline)."""
+    source, message = refused_source(model_dir, pickle_beside_the_weights)
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(tmp_path / "empty-cache"),
            "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(free_port()),
            "GRADIO_ANALYTICS_ENABLED": "False", "TEXTCNN_REVISION": ""}

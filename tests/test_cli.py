@@ -85,19 +85,29 @@ def test_hostile_file_gets_one_record_per_line(from_file):
     )
 
 
-def test_stdin_gives_the_same_records_as_a_file(tiny_model_dir, from_file):
-    from_stdin = run_cli("--model", str(tiny_model_dir), input=hostile_file_bytes())
-    assert from_stdin.returncode == from_file.returncode == 1
-    assert from_stdin.stdout == from_file.stdout
-    assert from_stdin.stderr == from_file.stderr
+def run_in_process(argv: list[str], capsys, monkeypatch=None, stdin: bytes | None = None) -> tuple[int, str, str]:
+    """``python -m textcnn predict *argv`` in this process: (exit status, stdout, stderr)."""
+    if stdin is not None:
+        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin)))
+    status = cli.main(["predict", *argv])
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+def test_stdin_gives_the_same_records_as_a_file(tiny_model_dir, from_file, capsys, monkeypatch):
+    status, out, err = run_in_process(["--model", str(tiny_model_dir)], capsys, monkeypatch, stdin=hostile_file_bytes())
+    assert status == from_file.returncode == 1
+    assert out == from_file.stdout.decode()
+    assert err == from_file.stderr.decode()
 
 
 @pytest.mark.parametrize("method", ["lookup", "lookup-int8"])
-def test_methods_give_the_same_records(tiny_model_dir, hostile_file, from_file, method):
+def test_methods_give_the_same_records(tiny_model_dir, hostile_file, from_file, method, capsys, monkeypatch):
     default = from_file
-    other = run_cli("--model", str(tiny_model_dir), "--method", method, str(hostile_file))
-    assert default.returncode == other.returncode == 1
-    for a, b in zip(check_records(default.stdout.decode()), check_records(other.stdout.decode())):
+    status, out, _ = run_in_process(["--model", str(tiny_model_dir), "--method", method, str(hostile_file)], capsys,
+                                    monkeypatch)
+    assert default.returncode == status == 1
+    for a, b in zip(check_records(default.stdout.decode()), check_records(out)):
         assert a.keys() == b.keys()
         if "probabilities" in a:
             assert math.isclose(a["probabilities"]["pos"], b["probabilities"]["pos"], abs_tol=2e-2)
@@ -144,31 +154,26 @@ def test_reader_going_away_is_not_a_crash(tiny_model_dir, tmp_path):
 
 
 @pytest.mark.skipif(not BUNDLED_MODEL.is_dir(), reason="no bundled model yet (models/textcnn-imdb)")
-def test_bundled_model_reads_clear_reviews_right():
+def test_bundled_model_reads_clear_reviews_right(capsys, monkeypatch):
     reviews = [
         "A wonderful, moving film. The performances are superb and I loved every minute of it.",
         "The worst movie I have seen in years: boring, badly acted and a complete waste of time.",
     ]
-    result = run_cli(input="\n".join(reviews).encode())  # the default model; no final newline
-    assert result.returncode == 0, result.stderr
-    positive, negative = [json.loads(line)["probabilities"]["pos"] for line in result.stdout.splitlines()]
+    # the default model; no final newline
+    status, out, err = run_in_process([], capsys, monkeypatch, stdin="\n".join(reviews).encode())
+    assert status == 0, err
+    positive, negative = [json.loads(line)["probabilities"]["pos"] for line in out.splitlines()]
     assert positive > 0.5 > negative
 
 
 # --- in process: each input, one at a time, against a model loaded once -----------------------------
-def run_main(argv: list[str], capsys) -> tuple[int, str, str]:
-    status = cli.main(["predict", *argv])
-    captured = capsys.readouterr()
-    return status, captured.out, captured.err
-
-
 @pytest.mark.parametrize("name", list(HOSTILE_LINES))
 def test_each_hostile_line_alone(name, loaded_pipeline, tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(SentimentPipeline, "from_pretrained", classmethod(lambda cls, *a, **k: loaded_pipeline))
     line, empty = HOSTILE_LINES[name]
     path = tmp_path / "one.txt"
     path.write_bytes(line + b"\n")
-    status, out, err = run_main([str(path)], capsys)
+    status, out, err = run_in_process([str(path)], capsys)
     assert status == (1 if empty else 0)
     (record,) = [json.loads(record) for record in out.splitlines()]
     assert ("error" in record) == empty
@@ -191,7 +196,7 @@ def test_line_endings_and_separators(loaded_pipeline, tmp_path, monkeypatch, cap
     }.items():
         path = tmp_path / f"{name}.txt"
         path.write_bytes(data)
-        status, out, err = run_main([str(path)], capsys)
+        status, out, err = run_in_process([str(path)], capsys)
         assert (status, err) == (0, ""), name
         assert len(out.splitlines()) == len(reviews), name
         outputs[name] = out
@@ -207,7 +212,7 @@ def test_records_keep_input_order_across_chunks_and_batches(loaded_pipeline, tmp
     lines = [" ".join(rng.choices(["great", "dull", "film", "the"], k=rng.randint(0, 30))) for _ in range(300)]
     path = tmp_path / "mixed.txt"
     path.write_text("\n".join(lines) + "\n")
-    status, out, _ = run_main(["--chunk-size", "7", "--batch-size", "5", str(path)], capsys)
+    status, out, _ = run_in_process(["--chunk-size", "7", "--batch-size", "5", str(path)], capsys)
     assert status == (1 if any(not line for line in lines) else 0)
     records = [json.loads(record) for record in out.splitlines()]
     assert len(records) == len(lines)
@@ -223,13 +228,13 @@ def test_empty_input_is_no_records(loaded_pipeline, tmp_path, monkeypatch, capsy
     monkeypatch.setattr(SentimentPipeline, "from_pretrained", classmethod(lambda cls, *a, **k: loaded_pipeline))
     path = tmp_path / "empty.txt"
     path.write_bytes(b"")
-    assert run_main([str(path)], capsys) == (0, "", "")
+    assert run_in_process([str(path)], capsys) == (0, "", "")
 
 
 # --- what cannot work: one sentence on stderr, exit status 2 ----------------------------------------
 def test_missing_model_folder_is_one_sentence(tmp_path, hostile_file, capsys):
     missing = tmp_path / "no-such-model"
-    status, out, err = run_main(["--model", str(missing), str(hostile_file)], capsys)
+    status, out, err = run_in_process(["--model", str(missing), str(hostile_file)], capsys)
     assert (status, out) == (2, "")
     assert err == f"error: There is no model folder {missing} and it is not a valid Hub repo id either.\n"
 
@@ -241,7 +246,7 @@ def test_unreadable_input_is_one_sentence(tiny_model_dir, tmp_path, capsys, monk
     path = tmp_path / "reviews.txt"
     if kind == "directory":
         path.mkdir()
-    status, out, err = run_main(["--model", str(tiny_model_dir), str(path)], capsys)
+    status, out, err = run_in_process(["--model", str(tiny_model_dir), str(path)], capsys)
     assert (status, out, err) == (2, "", f"error: cannot read {path}: {message}\n")
 
 
@@ -277,7 +282,7 @@ def test_method_and_workers_follow_the_input_size(lines, method, workers, loaded
     calls = loaded_with(monkeypatch, loaded_pipeline)
     path = tmp_path / "reviews.txt"
     path.write_text("a great film\n" * lines)
-    status, out, _ = run_main([str(path)], capsys)
+    status, out, _ = run_in_process([str(path)], capsys)
     assert status == 0 and len(out.splitlines()) == lines
     assert [(call["method"], call["workers"]) for call in calls] == [(method, workers)]
 
@@ -285,7 +290,7 @@ def test_method_and_workers_follow_the_input_size(lines, method, workers, loaded
 def test_stdin_is_sized_by_reading_ahead(loaded_pipeline, monkeypatch, capsys):
     calls = loaded_with(monkeypatch, loaded_pipeline)
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"great\nawful\n")))
-    status, out, _ = run_main([], capsys)
+    status, out, _ = run_in_process([], capsys)
     assert status == 0 and len(out.splitlines()) == 2
     assert [(call["method"], call["workers"]) for call in calls] == [("conv", 1)]
 
@@ -298,7 +303,7 @@ def test_explicit_method_workers_and_threads_win(loaded_pipeline, tmp_path, monk
     path.write_text("a great film\n" * 3)
     threads = torch.get_num_threads()
     try:
-        run_main(["--method", "lookup-int8", "--workers", "3", "--threads", "1", str(path)], capsys)
+        run_in_process(["--method", "lookup-int8", "--workers", "3", "--threads", "1", str(path)], capsys)
         assert torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(threads)
@@ -357,7 +362,7 @@ def test_a_long_line_gets_a_warning_and_says_truncated(loaded_pipeline, tmp_path
     monkeypatch.setattr(cli, "MAX_LINE_BYTES", 64)
     path = tmp_path / "long.txt"
     path.write_bytes(b"great film " * 3 + b"\n" + b"great " * 100 + b"\n" + b" " * 100 + b"great\n")
-    status, out, err = run_main([str(path)], capsys)
+    status, out, err = run_in_process([str(path)], capsys)
     short, long, blank = [json.loads(record) for record in out.splitlines()]
     assert short["truncated"] is False and long["truncated"] is True
     assert long["num_tokens"] == len((b"great " * 100)[:64].split())

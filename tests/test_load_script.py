@@ -30,7 +30,7 @@ def test_quick_run_serves_everything_and_writes_json(tiny_model_dir, tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     record = json.loads(out.read_text())
     assert record["quick"] is True and record["passed"] is True and record["failures"] == []
-    assert record["config"]["users"] == 4 and record["command"].startswith("python scripts/load_test.py --quick")
+    assert record["config"]["users"] == 2 and record["command"].startswith("python scripts/load_test.py --quick")
     for phase in ("warmup", "load"):
         assert record[phase]["errors"] == 0, record[phase]["error_kinds"]
     load = record["load"]
@@ -41,16 +41,23 @@ def test_quick_run_serves_everything_and_writes_json(tiny_model_dir, tmp_path):
     rss = record["server_rss"]
     assert 0 < rss["before_mb"] and 0 < rss["after_mb"] and rss["during_load_mb"]
     burst = record["queue_burst"]
-    assert burst["other_errors"] == [] and burst["answered"] + burst["refused_queue_full"] == burst["requests"] == 40
+    assert burst["other_errors"] == [] and burst["answered"] + burst["refused_queue_full"] == burst["requests"] == 30
     assert record["server_alive_until_the_end"] and record["server_log"]["tracebacks"] == 0
     assert "unexpected errors: 0" in result.stdout and "| /predict |" in result.stdout
 
 
-def test_an_app_that_cannot_start_is_one_message(tmp_path):
-    result = run_script("--quick", "--model", str(tmp_path / "no-such-model"), "--output", str(tmp_path / "x.json"))
-    assert result.returncode == 2
-    assert result.stderr.startswith("error: app.py exited with status 1:")
-    assert "Cannot start the demo: There is no model folder" in result.stderr
+def test_an_app_that_cannot_start_is_one_message(tmp_path, monkeypatch, capsys):
+    """The script's side of a failed start, in this process, with a stand-in for app.py that refuses its
+    model as the real one does (tests/test_app_hub.py checks the real one's refusals)."""
+    refusing_app = tmp_path / "app.py"
+    refusing_app.write_text('import sys\nsys.exit("Cannot start the demo: There is no model folder /nowhere")\n')
+    monkeypatch.setattr(load_test, "APP", refusing_app)
+    monkeypatch.setattr(load_test.signal, "signal", lambda *args: None)  # the script's SIGTERM handler: not in pytest
+    status = load_test.main(["--quick", "--model", "/nowhere", "--output", str(tmp_path / "x.json")])
+    stderr = capsys.readouterr().err
+    assert status == 2
+    assert stderr.startswith("error: app.py exited with status 1:")
+    assert "Cannot start the demo: There is no model folder /nowhere" in stderr
     assert not (tmp_path / "x.json").exists()
 
 

@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -11,13 +12,19 @@ from pathlib import Path
 import pytest
 from safetensors.torch import load_file
 
+import train
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def train_arguments(dataset: Path, out: Path, *extra: str) -> list[str]:
+    return ["--dataset", str(dataset), "--output-dir", str(out), "--glove", "none", "--embedding-dim", "16",
+            "--num-filters", "8", "--batch-size", "4", "--epochs", "4", "--num-proc", "1", "--no-progress",
+            "--threads", "1", *extra]
+
+
 def train_command(dataset: Path, out: Path, *extra: str) -> list[str]:
-    return [sys.executable, str(ROOT / "train.py"), "--dataset", str(dataset), "--output-dir", str(out),
-            "--glove", "none", "--embedding-dim", "16", "--num-filters", "8", "--batch-size", "4", "--epochs", "4",
-            "--num-proc", "1", "--no-progress", "--threads", "1", *extra]
+    return [sys.executable, str(ROOT / "train.py"), *train_arguments(dataset, out, *extra)]
 
 
 def wait_for_epoch(process: subprocess.Popen, checkpoint: Path, epoch: int, timeout: float = 120) -> None:
@@ -39,8 +46,10 @@ def uninterrupted(tiny_imdb, tmp_path_factory):
     return out
 
 
-def test_kill_then_resume_gives_the_same_model(tiny_imdb, tmp_path, uninterrupted):
-    out = tmp_path / "model"
+@pytest.fixture(scope="module")
+def killed_checkpoint(tiny_imdb, tmp_path_factory) -> tuple[Path, int]:
+    """The checkpoint a run left when SIGKILLed after its first epoch, and the epoch it had finished."""
+    out = tmp_path_factory.mktemp("killed") / "model"
     checkpoint = Path(f"{out}.checkpoint")
     process = subprocess.Popen(train_command(tiny_imdb, out), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_for_epoch(process, checkpoint, 1)
@@ -49,10 +58,23 @@ def test_kill_then_resume_gives_the_same_model(tiny_imdb, tmp_path, uninterrupte
     assert not out.exists(), "the run was killed before it could write its model"
     killed_after = json.loads((checkpoint / "state.json").read_text())["epoch"]
     assert killed_after < 4
+    return checkpoint, killed_after
 
+
+def resumable(killed_checkpoint: tuple[Path, int], out: Path) -> Path:
+    """A copy of the killed run's checkpoint beside ``out`` (where ``--output-dir out`` looks), so each test
+    resumes its own; the output folder is a runtime setting, free to differ from the killed run's."""
+    checkpoint = Path(f"{out}.checkpoint")
+    shutil.copytree(killed_checkpoint[0], checkpoint)
+    return checkpoint
+
+
+def test_kill_then_resume_gives_the_same_model(tiny_imdb, tmp_path, uninterrupted, killed_checkpoint):
+    out = tmp_path / "model"
+    checkpoint = resumable(killed_checkpoint, out)
     resumed = subprocess.run(train_command(tiny_imdb, out, "--resume"), capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr
-    assert f"resuming after epoch {killed_after}" in resumed.stderr
+    assert f"resuming after epoch {killed_checkpoint[1]}" in resumed.stderr
     a, b = load_file(str(uninterrupted / "model.safetensors")), load_file(str(out / "model.safetensors"))
     assert a.keys() == b.keys()
     for key in a:  # same seed, same batches, same dropout masks: bit for bit
@@ -64,19 +86,18 @@ def test_kill_then_resume_gives_the_same_model(tiny_imdb, tmp_path, uninterrupte
     assert not checkpoint.exists(), "a finished run removes its checkpoint"
 
 
-def test_resume_refuses_changed_arguments(tiny_imdb, tmp_path):
+def test_resume_refuses_changed_arguments(tiny_imdb, tmp_path, killed_checkpoint):
     out = tmp_path / "model"
-    process = subprocess.Popen(train_command(tiny_imdb, out), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_for_epoch(process, Path(f"{out}.checkpoint"), 1)
-    process.kill()
-    process.wait()
-    result = subprocess.run(train_command(tiny_imdb, out, "--resume", "--lr", "0.5"), capture_output=True, text=True)
-    assert result.returncode != 0 and "arguments differ" in result.stderr
+    resumable(killed_checkpoint, out)
+    with pytest.raises(train.Refused) as refused:
+        train.main(train_arguments(tiny_imdb, out, "--resume", "--lr", "0.5"))
+    assert "arguments differ" in str(refused.value.code) and "'lr': (" in str(refused.value.code)
+    assert not out.exists()
 
 
 def test_resume_without_a_checkpoint_is_a_clear_error(tiny_imdb, tmp_path):
-    result = subprocess.run(train_command(tiny_imdb, tmp_path / "model", "--resume"), capture_output=True, text=True)
-    assert result.returncode != 0 and "no checkpoint" in result.stderr
+    with pytest.raises(train.Refused, match="no checkpoint"):
+        train.main(train_arguments(tiny_imdb, tmp_path / "model", "--resume"))
 
 
 def test_ctrl_c_keeps_the_best_model_so_far(tiny_imdb, tmp_path):
@@ -163,9 +184,8 @@ def test_train_removes_stale_staging_folders_on_start(tmp_path):
     (tmp_path / "prepared").mkdir()
     for leftover in leftovers:
         leftover.mkdir()
-    result = subprocess.run(train_command(tmp_path / "no-such-data", out, "--prepared", str(tmp_path / "prepared")),
-                            capture_output=True, text=True)
-    assert result.returncode == 2 and "no-such-data" in result.stderr  # refused, but only after tidying up
+    with pytest.raises(train.Refused, match="no-such-data"):  # refused, but only after tidying up
+        train.main(train_arguments(tmp_path / "no-such-data", out, "--prepared", str(tmp_path / "prepared")))
     assert not any(leftover.exists() for leftover in leftovers)
 
 

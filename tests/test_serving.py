@@ -353,9 +353,11 @@ def test_importing_app_changes_nothing_and_main_tunes_then_launches(tiny_model_d
 
 
 def test_the_attack_script_quick_mode(tiny_model_dir, tmp_path):
+    """The server's attacks, end to end. ``--no-cli``: the CLI's defences against the same inputs are
+    tested in this process by tests/test_cli.py, without three more interpreters starting torch."""
     out = tmp_path / "attack.json"
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"}
-    result = subprocess.run([sys.executable, str(REPO_ROOT / "scripts" / "attack.py"), "--quick", "--model",
+    result = subprocess.run([sys.executable, str(REPO_ROOT / "scripts" / "attack.py"), "--quick", "--no-cli", "--model",
                              str(tiny_model_dir), "--output", str(out)], cwd=REPO_ROOT, env=env, capture_output=True,
                             text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -366,6 +368,5 @@ def test_the_attack_script_quick_mode(tiny_model_dir, tmp_path):
     assert attacks["500 MB body, declared"]["result"].startswith("413")
     assert all(a["rss_before_mb"] > 0 and a["rss_after_mb"] > 0 for a in attacks.values())
     assert record["server"]["normal_requests"]["count"] > 0 and record["server"]["normal_requests"]["failed"] == 0
-    assert [c["attack"] for c in record["cli"]][1] == "surrogates and invalid UTF-8"
-    assert all(not c["killed_after_timeout"] for c in record["cli"])
+    assert record["cli"] == []
     assert "| 500 MB body, declared | ok: 413" in result.stdout

@@ -79,8 +79,9 @@ def test_one_worker_is_reproducible_across_processes():
     import subprocess
     import sys
 
-    script = ("import sys; from tests.test_word2vec import DOCUMENTS; from textcnn.word2vec import train_word2vec; "
-              "sys.stdout.write(repr(train_word2vec(DOCUMENTS, dim=4, epochs=2, workers=1).vectors.tolist()))")
+    # the documents are written into the script: importing this test module would cost each process torch
+    script = (f"import sys; from textcnn.word2vec import train_word2vec; documents = {DOCUMENTS!r}; "
+              "sys.stdout.write(repr(train_word2vec(documents, dim=4, epochs=2, workers=1).vectors.tolist()))")
     runs = {subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
                            env={**os.environ, "PYTHONHASHSEED": str(seed)}).stdout for seed in (1, 2)}
     assert len(runs) == 1

@@ -576,8 +576,9 @@ def load_model(source: str | Path, revision: str | None = None, *, cache_dir: st
     if (folder / METRICS).exists():
         metrics = _check(parse_metrics, where, METRICS, _read_json(folder / METRICS, MAX_METRICS_BYTES, where))
     state = _read_weights(folder / WEIGHTS, header, where)
-    with torch.device("meta"):  # no memory, no random initialisation: the weights replace every tensor
-        model = TextCNN(config)
+    # built on the CPU and randomly initialised (milliseconds), then every tensor replaced by the file's:
+    # building under torch.device("meta") would skip that but imports torch._dynamo, 2.5 s of every start
+    model = TextCNN(config)
     model.load_state_dict(state, strict=True, assign=True)
     model.to(map_location).eval()
     return LoadedModel(model=model, vocab=vocab, filter_ngrams=filter_ngrams, metrics=metrics, folder=folder)
