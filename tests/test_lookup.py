@@ -1,6 +1,8 @@
+import numpy as np
 import pytest
 import torch
 
+from textcnn import lookup as lookup_module
 from textcnn.lookup import LookupTextCNN
 from textcnn.model import TextCNN, TextCNNConfig
 from textcnn.vocab import PAD_ID
@@ -36,6 +38,9 @@ def test_hand_checked_reference():
     # "b b": the one window = 3*2 - 2 + 0.5 = 4.5 -> pos 10 (the padding after it never counts)
     logits = lookup(padded([[2, 3, 2], [3, 3]]))
     torch.testing.assert_close(logits, torch.tensor([[0.0, 12.0], [0.0, 10.0]]))
+    # the compiled kernel, on the same texts unpadded
+    fused = lookup.logits_of([np.array([2, 3, 2], dtype=np.int32), np.array([3, 3], dtype=np.int32)])
+    torch.testing.assert_close(fused, torch.tensor([[0.0, 12.0], [0.0, 10.0]]))
     # the table: row v * 2 + offset holds weight[offset] * e(v)
     assert lookup.table.flatten().tolist() == [0.0, 0.0, 0.0, 0.0, 3.0, -1.0, 6.0, -2.0]
 
@@ -48,7 +53,11 @@ def test_equals_the_convolutions(widths, pad_row_zero, lengths):
     generator = torch.Generator().manual_seed(sum(lengths))
     texts = [torch.randint(1, 50, (n,), generator=generator).tolist() for n in lengths]
     ids = padded(texts)
-    torch.testing.assert_close(LookupTextCNN(model)(ids), model(ids), rtol=1e-5, atol=1e-5)
+    lookup = LookupTextCNN(model)
+    torch.testing.assert_close(lookup(ids), model(ids), rtol=1e-5, atol=1e-5)
+    # the compiled kernel reads the texts unpadded (a text shorter than a filter: its one window, padded)
+    fused = lookup.logits_of([np.array(t, dtype=np.int32) for t in texts])
+    torch.testing.assert_close(fused, model(ids), rtol=1e-5, atol=1e-5)
 
 
 def test_padding_never_changes_the_answer():
@@ -94,3 +103,23 @@ def test_int8_table_built_in_blocks_matches_one_pass(monkeypatch):
     assert blocks.table.shape == one_pass.table.shape
     # the blocks' matrix products round differently in the last bit, which can move a code by one step
     torch.testing.assert_close(blocks(ids), one_pass(ids), rtol=0, atol=1e-2)
+
+
+def test_the_kernel_goes_through_texts_in_blocks_and_takes_none(monkeypatch):
+    model = small_model()
+    lookup = LookupTextCNN(model)
+    generator = torch.Generator().manual_seed(7)
+    texts = [torch.randint(1, 50, (n,), generator=generator).numpy() for n in (9, 1, 4, 20, 3)]
+    whole = lookup.logits_of(texts)
+    monkeypatch.setattr(lookup_module, "KERNEL_TEXTS", 2)
+    torch.testing.assert_close(lookup.logits_of(texts), whole)  # the head's matmul may round by batch size
+    torch.testing.assert_close(whole, model(padded([t.tolist() for t in texts])), rtol=1e-5, atol=1e-5)
+    assert lookup.logits_of([]).shape == (0, 2)
+
+
+def test_only_the_float32_table_goes_through_the_kernel():
+    assert LookupTextCNN(small_model()).fused
+    int8 = LookupTextCNN(small_model(), int8=True)
+    assert not int8.fused
+    with pytest.raises(ValueError, match="float32 table"):
+        int8.logits_of([np.array([2, 3])])

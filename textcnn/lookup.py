@@ -22,6 +22,9 @@ move by up to about 0.004.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -33,6 +36,8 @@ from textcnn.vocab import PAD_ID
 LOOKUP_BATCH_TOKENS = 2_048
 # vocabulary words whose float32 rows are computed, then quantised, at a time (14 MB at 12 x 300)
 INT8_BUILD_WORDS = 1_024
+# texts max-pooled per call of the compiled kernel: their features (texts x 900 float32) stay small
+KERNEL_TEXTS = 4_096
 
 
 class LookupTextCNN:
@@ -91,6 +96,40 @@ class LookupTextCNN:
             pooled.append(sums.amax(dim=-1) + bias)  # (B, F) max over time; max(x) + b == max(x + b)
         features = F.relu(torch.cat(pooled, dim=1))  # (B, F_total)
         return F.linear(features, self.head_weight, self.head_bias)  # (B, C)
+
+    @property
+    def fused(self) -> bool:
+        """Whether :meth:`logits_of` uses the compiled kernel: the float32 table on the CPU."""
+        return not self.int8 and self.table.device.type == "cpu"
+
+    @torch.inference_mode()
+    def logits_of(self, sequences: Sequence[np.ndarray]) -> torch.Tensor:
+        """Class logits (N, C) for N unpadded token-id arrays, as ``__call__`` gives for them padded,
+        computed by :mod:`textcnn.pooling_kernel` (sums and max in one pass, no padding); float32 table
+        on the CPU only (:attr:`fused`)."""
+        if not self.fused:
+            raise ValueError("the compiled kernel reads the float32 table on the CPU")
+        import numba
+
+        from textcnn.pooling_kernel import max_pooled_window_sums
+
+        numba.set_num_threads(min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS))  # --threads counts here too
+        table = self.table.numpy()
+        widths = np.array(self.widths, dtype=np.int64)
+        first_slots = np.array(self.first_slot, dtype=np.int64)
+        bias = torch.cat(self.biases)  # (F_total,)
+        logits = []
+        for i in range(0, len(sequences), KERNEL_TEXTS):
+            block = sequences[i : i + KERNEL_TEXTS]
+            lengths = np.fromiter(map(len, block), dtype=np.int64, count=len(block))
+            starts = np.zeros_like(lengths)
+            np.cumsum(lengths[:-1], out=starts[1:])
+            ids = np.concatenate(block).astype(np.int64, copy=False) if len(block) else np.zeros(0, np.int64)
+            pooled = np.empty((len(block), len(self.widths) * table.shape[1]), dtype=np.float32)
+            max_pooled_window_sums(table, self.slots, first_slots, widths, ids, starts, lengths, PAD_ID, pooled)
+            features = F.relu(torch.from_numpy(pooled) + bias)  # (B, F_total): max(x) + b == max(x + b)
+            logits.append(F.linear(features, self.head_weight, self.head_bias))  # (B, C)
+        return torch.cat(logits) if logits else torch.empty(0, len(self.head_bias))
 
     def _bag_sums(self, bags: torch.Tensor) -> torch.Tensor:
         """(N, F) sums of the table rows named by each row of ``bags`` (N, width)."""

@@ -83,7 +83,10 @@ class Tokenizer:
                 run = tuple(self._affixes(string, special_cases=False))
                 if run != tokens:
                     self._merged.add(run)
-        self._longest_merged = max(map(len, self._merged), default=0)
+        # the lengths of the runs that start with each token: a chunk is checked only where a run can start
+        self._merged_lengths: dict[str, set[int]] = {}
+        for run in self._merged:
+            self._merged_lengths.setdefault(run[0], set()).add(len(run))
         self._cache: dict[str, tuple[str, ...]] = {}
         self._max_cache = max_cache
         self._max_spacy_vocab = max_spacy_vocab
@@ -167,10 +170,10 @@ class Tokenizer:
 
     def _may_merge(self, tokens: list[str]) -> bool:
         """Whether a run of ``tokens`` is one spaCy would merge back into a special case."""
-        merged = self._merged
-        for start in range(len(tokens)):
-            for end in range(start + 1, min(len(tokens), start + self._longest_merged) + 1):
-                if tuple(tokens[start:end]) in merged:
+        merged, lengths_from = self._merged, self._merged_lengths
+        for start, token in enumerate(tokens):
+            for length in lengths_from.get(token, ()):
+                if start + length <= len(tokens) and tuple(tokens[start : start + length]) in merged:
                     return True
         return False
 
