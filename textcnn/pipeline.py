@@ -171,7 +171,7 @@ class SentimentPipeline:
         self.filter_ngrams = filter_ngrams
         self.metrics = metrics
         self.folder = folder
-        self.tokenizer = Tokenizer()
+        self._tokenizer: Tokenizer | None = None  # built when first needed (see the property)
         self.batch_size = batch_size
         self.method = method
         self.labels = model.config.labels
@@ -185,6 +185,18 @@ class SentimentPipeline:
         self.workers = workers
         self._pool: ProcessPoolExecutor | None = None
         self._ids: IdEncoder | None = None
+
+    @property
+    def tokenizer(self) -> Tokenizer:
+        """spaCy's tokenizer, made when this process first tokenises: a large batch is tokenised by the
+        worker processes alone, so this process need not import spaCy (about a second) before they start."""
+        if self._tokenizer is None:
+            self._tokenizer = Tokenizer()
+        return self._tokenizer
+
+    @tokenizer.setter
+    def tokenizer(self, tokenizer: Tokenizer) -> None:
+        self._tokenizer = tokenizer
 
     @property
     def method(self) -> str:
@@ -267,15 +279,16 @@ class SentimentPipeline:
     def _encode_ids_later(self, texts: list[str]) -> Callable[[], list[tuple[np.ndarray, bool]]]:
         """What :meth:`encode_ids` returns, to be collected later: handed to the worker processes now, if
         they take it, so this process is free meanwhile; encoded in this process when collected otherwise."""
-        encoder = self.id_encoder()
         if self.workers == 1 or len(texts) < 2 * MIN_TEXTS_PER_WORKER:
+            encoder = self.id_encoder()
             return lambda: [encoder(text) for text in texts]
         if self._pool is None:  # started once: the workers' tokenizer caches stay warm between calls
-            # fork hands the workers this process's tokenizer, caches and vocabulary as they are (no new
-            # spaCy to build); the workers never touch torch. Elsewhere each worker builds its own.
+            # fork hands the workers this process's tokenizer, if it has one, with its caches as they are
+            # (no new spaCy to build); the workers never touch torch. Otherwise each worker builds its own.
             fork = "fork" in multiprocessing.get_all_start_methods()
             context = multiprocessing.get_context("fork" if fork else "spawn")
-            initargs = (encoder, None, None) if fork else (None, self.vocab.itos, self.max_tokens)
+            handed_over = fork and self._tokenizer is not None
+            initargs = (self.id_encoder(), None, None) if handed_over else (None, self.vocab.itos, self.max_tokens)
             self._pool = ProcessPoolExecutor(self.workers, mp_context=context, initializer=_start_worker,
                                              initargs=initargs)
         size = max(MIN_TEXTS_PER_WORKER // 4, -(-len(texts) // (4 * self.workers)))  # a few blocks per worker
