@@ -103,12 +103,13 @@ class IdEncoder:
 
     def _chunk_ids(self, chunk: str) -> bytes:
         stoi = self._stoi
-        ids = array("i", [stoi.get(token, UNK_ID) for token in self.tokenizer.chunk_tokens(chunk, self.max_tokens)])
+        tokens = self.tokenizer.chunk_tokens(chunk, self.max_tokens)
+        ids = array("i", [stoi.get(token, UNK_ID) for token in tokens]).tobytes()
         if len(chunk) <= MAX_CHUNK_CHARS:  # a longer chunk may have stopped early, at this cap: not memoised
             if len(self._cache) >= self._max_cache:
                 self._cache.clear()  # bounded memory for a long-running process
-            self._cache[chunk] = ids.tobytes()
-        return ids.tobytes()
+            self._cache[chunk] = ids
+        return ids
 
     def __call__(self, text: str) -> tuple[np.ndarray, bool]:
         """(ids the model sees, read-only int32, whether the text was truncated); raises EmptyTextError."""
