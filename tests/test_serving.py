@@ -153,6 +153,7 @@ def request_from(host: str, forwarded: str | None = None) -> SimpleNamespace:
 def test_a_client_with_too_many_calls_in_flight_is_refused(monkeypatch, in_flight, status):
     monkeypatch.delenv("SPACE_ID", raising=False)
     monkeypatch.delenv("TEXTCNN_BEHIND_PROXY", raising=False)
+    monkeypatch.setattr(serving, "FINISHED_CALL_GRACE_S", 0.1)
     others = [request_from("10.0.0.9")] * 10  # another client's calls do not count
     app = queue_holding(*[request_from("10.0.0.1")] * in_flight, *others)
     sent, received = run_middleware({"app": app, "client": ("10.0.0.1", 5), "headers": headers(content_length="2")},
@@ -161,6 +162,24 @@ def test_a_client_with_too_many_calls_in_flight_is_refused(monkeypatch, in_fligh
     assert (received == []) == (status == 429)  # refused before its body is read
     if status == 429:
         assert b"calls waiting or running" in sent[1]["body"]
+
+
+def test_a_call_that_has_just_answered_does_not_count_against_the_next(monkeypatch):
+    """gradio drops a finished call from its queue a moment after its answer: the next call waits for that."""
+    import threading
+
+    monkeypatch.delenv("SPACE_ID", raising=False)
+    monkeypatch.delenv("TEXTCNN_BEHIND_PROXY", raising=False)
+    app = queue_holding(*[request_from("10.0.0.1")] * serving.MAX_CALLS_PER_CLIENT)
+    events = app.get_blocks()._queue.event_ids_to_events
+    cleaned_up = threading.Timer(0.2, events.pop, args=("0",))  # the first call's clean-up, after its answer
+    cleaned_up.start()
+    try:
+        sent, received = run_middleware({"app": app, "client": ("10.0.0.1", 5), "headers": headers(content_length="2")},
+                                        [b"{}"])
+    finally:
+        cleaned_up.join()
+    assert sent[0]["status"] == 200 and received
 
 
 @pytest.mark.parametrize("space, forwarded, expected", [

@@ -29,6 +29,7 @@ Gradio's defaults suit a trusted user on a laptop; a public server needs more:
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -49,6 +50,10 @@ UPLOAD_ROUTES = ("/gradio_api/upload", "/gradio_api/process_recording")
 # A page visitor has one call at a time (one per click); an API client may overlap two. More than
 # this many waiting or running from one client is refused (429) until one finishes.
 MAX_CALLS_PER_CLIENT = 2
+# A call that has answered stays in gradio's queue a moment longer (its clean-up runs after the answer
+# is sent, slower on a busy machine), so a client's next call could find it still counted: a full
+# count is looked at again for up to this many seconds before the call is refused.
+FINISHED_CALL_GRACE_S = 2.0
 # Routes that put a call in the queue.
 _JOIN_ROUTE = re.compile(r"/gradio_api/(?:queue/join|call/v2/[^/]+|call/[^/]+)/?$")
 # Routes that name an endpoint in their path; a name the demo does not have is a 404.
@@ -130,7 +135,7 @@ class RequestLimits:
                                                 f"{self.max_body_bytes:,}")
             return
         if scope["method"] == "POST" and _JOIN_ROUTE.search(path):
-            busy = self.calls_in_flight(scope, client_address(scope.get("client"), headers))
+            busy = await self.busy_calls(scope, client_address(scope.get("client"), headers))
             if busy >= self.max_calls_per_client:
                 await self.refuse(scope, send, 429, f"this client already has {busy} calls waiting or running; "
                                                     "send the next when one has finished")
@@ -191,6 +196,16 @@ class RequestLimits:
             _log_refusal(scope, refusal.status_code, refusal.detail or "refused")
             if not finished:
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    async def busy_calls(self, scope: Scope, client: str) -> int:
+        """:meth:`calls_in_flight`, looked at again while it is full, for up to FINISHED_CALL_GRACE_S."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + FINISHED_CALL_GRACE_S
+        busy = self.calls_in_flight(scope, client)
+        while busy >= self.max_calls_per_client and loop.time() < deadline:
+            await asyncio.sleep(0.05)
+            busy = self.calls_in_flight(scope, client)
+        return busy
 
     @staticmethod
     def calls_in_flight(scope: Scope, client: str) -> int:
