@@ -182,6 +182,39 @@ def test_a_call_that_has_just_answered_does_not_count_against_the_next(monkeypat
     assert sent[0]["status"] == 200 and received
 
 
+def test_calls_let_in_together_cannot_pass_the_limit_together(monkeypatch):
+    """Calls that arrive at once are counted from the moment they are let in, not once gradio has queued them."""
+    monkeypatch.delenv("SPACE_ID", raising=False)
+    monkeypatch.delenv("TEXTCNN_BEHIND_PROXY", raising=False)
+    monkeypatch.setattr(serving, "FINISHED_CALL_GRACE_S", 0.1)
+    statuses: list[int] = []
+
+    async def slow_join(scope, receive, send):  # gradio taking its time to queue the call
+        await receive()
+        await asyncio.sleep(0.3)
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    async def one_call(limits):
+        async def receive():
+            return {"type": "http.request", "body": b"{}", "more_body": False}
+
+        async def send(message):
+            if message["type"] == "http.response.start":
+                statuses.append(message["status"])
+
+        scope = {"type": "http", "method": "POST", "path": "/gradio_api/call/predict", "client": ("10.0.0.1", 5),
+                 "headers": headers(content_length="2"), "app": queue_holding()}
+        await limits(scope, receive, send)
+
+    async def burst():
+        limits = serving.RequestLimits(slow_join)
+        await asyncio.gather(*(one_call(limits) for _ in range(serving.MAX_CALLS_PER_CLIENT + 3)))
+
+    asyncio.run(burst())
+    assert sorted(statuses) == [200] * serving.MAX_CALLS_PER_CLIENT + [429] * 3
+
+
 @pytest.mark.parametrize("space, forwarded, expected", [
     (False, "6.6.6.6", "10.0.0.1"),  # not behind a proxy: the header is the client's own word
     (True, "6.6.6.6, 203.0.113.7", "203.0.113.7"),  # a Space: the address the proxy appended

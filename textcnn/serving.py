@@ -115,6 +115,9 @@ class RequestLimits:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.max_calls_per_client = max_calls_per_client
+        # per client: calls let in whose join has not returned yet, so not yet in gradio's queue; counted
+        # with the queue's, so that calls let in together cannot pass the limit together
+        self._joining: dict[str, int] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -135,11 +138,25 @@ class RequestLimits:
                                                 f"{self.max_body_bytes:,}")
             return
         if scope["method"] == "POST" and _JOIN_ROUTE.search(path):
-            busy = await self.busy_calls(scope, client_address(scope.get("client"), headers))
+            client = client_address(scope.get("client"), headers)
+            busy = await self.busy_calls(scope, client)
             if busy >= self.max_calls_per_client:
                 await self.refuse(scope, send, 429, f"this client already has {busy} calls waiting or running; "
                                                     "send the next when one has finished")
                 return
+            self._joining[client] = self._joining.get(client, 0) + 1  # no await since the count: no other call saw it
+            try:
+                await self.forward(scope, receive, send, path, headers, has_body)
+            finally:
+                self._joining[client] -= 1
+                if not self._joining[client]:
+                    del self._joining[client]
+            return
+        await self.forward(scope, receive, send, path, headers, has_body)
+
+    async def forward(self, scope: Scope, receive: Receive, send: Send, path: str, headers: Any,
+                      has_body: bool) -> None:
+        """The body read whole (bounded, lone surrogates replaced), then the app."""
         if has_body:
             try:
                 body = await self.read_body(receive)
@@ -198,13 +215,14 @@ class RequestLimits:
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
 
     async def busy_calls(self, scope: Scope, client: str) -> int:
-        """:meth:`calls_in_flight`, looked at again while it is full, for up to FINISHED_CALL_GRACE_S."""
+        """The client's calls in gradio's queue and on their way into it; while that is the limit or more,
+        looked at again for up to FINISHED_CALL_GRACE_S."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + FINISHED_CALL_GRACE_S
-        busy = self.calls_in_flight(scope, client)
+        busy = self.calls_in_flight(scope, client) + self._joining.get(client, 0)
         while busy >= self.max_calls_per_client and loop.time() < deadline:
             await asyncio.sleep(0.05)
-            busy = self.calls_in_flight(scope, client)
+            busy = self.calls_in_flight(scope, client) + self._joining.get(client, 0)
         return busy
 
     @staticmethod
