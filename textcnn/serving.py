@@ -17,8 +17,9 @@ Gradio's defaults suit a trusted user on a laptop; a public server needs more:
   its client reads it, for up to 2,000 sessions (1.2 MB for an explanation of a long review, so up
   to gigabytes); at most :data:`MAX_UNREAD_SESSIONS` sessions' unread results are kept.
 - **One client cannot fill the queue**: a client (an address; behind a Space's proxy, the address the
-  proxy saw) with :data:`MAX_CALLS_PER_CLIENT` calls waiting or running is refused with 429 until
-  one finishes, so a flood from one client leaves room in the queue for everyone else.
+  proxy saw) with :data:`MAX_CALLS_PER_CLIENT` calls waiting or running is refused with 429 unless
+  one of them finishes within :data:`FINISHED_CALL_GRACE_S`, so a flood from one client leaves room
+  in the queue for everyone else.
 - **Sessions' state** is kept for the :data:`MAX_SESSIONS` most recent sessions, not gradio's 10,000.
 - **Lone surrogates** (``"bad \\ud800 film"`` in JSON, or their UTF-8 bytes) cannot be encoded as
   UTF-8, so every library downstream fails on them; they are replaced with U+FFFD in each JSON body,
