@@ -140,8 +140,9 @@ def test_sessions_without_unread_results_are_capped_too():
 
 def queue_holding(*requests: SimpleNamespace) -> SimpleNamespace:
     """A stand-in for the Starlette app gradio builds: its demo's queue holds events of these requests."""
-    events = {str(i): SimpleNamespace(request=r) for i, r in enumerate(requests)}
-    return SimpleNamespace(get_blocks=lambda: SimpleNamespace(_queue=SimpleNamespace(event_ids_to_events=events)))
+    waiting = SimpleNamespace(queue=[SimpleNamespace(request=r) for r in requests])
+    queue = SimpleNamespace(event_queue_per_concurrency_id={"default": waiting}, active_jobs=[None, None])
+    return SimpleNamespace(get_blocks=lambda: SimpleNamespace(_queue=queue))
 
 
 def request_from(host: str, forwarded: str | None = None) -> SimpleNamespace:
@@ -165,14 +166,15 @@ def test_a_client_with_too_many_calls_in_flight_is_refused(monkeypatch, in_fligh
 
 
 def test_a_call_that_has_just_answered_does_not_count_against_the_next(monkeypatch):
-    """gradio drops a finished call from its queue a moment after its answer: the next call waits for that."""
+    """A call can leave gradio's running jobs a moment after its client has the answer: the next call waits for that."""
     import threading
 
     monkeypatch.delenv("SPACE_ID", raising=False)
     monkeypatch.delenv("TEXTCNN_BEHIND_PROXY", raising=False)
-    app = queue_holding(*[request_from("10.0.0.1")] * serving.MAX_CALLS_PER_CLIENT)
-    events = app.get_blocks()._queue.event_ids_to_events
-    cleaned_up = threading.Timer(0.2, events.pop, args=("0",))  # the first call's clean-up, after its answer
+    app = queue_holding()
+    jobs = app.get_blocks()._queue.active_jobs
+    jobs[:] = [[SimpleNamespace(request=request_from("10.0.0.1"))] for _ in range(serving.MAX_CALLS_PER_CLIENT)]
+    cleaned_up = threading.Timer(0.2, jobs.__setitem__, args=(0, None))  # the first call's job ends, after its answer
     cleaned_up.start()
     try:
         sent, received = run_middleware({"app": app, "client": ("10.0.0.1", 5), "headers": headers(content_length="2")},

@@ -124,7 +124,7 @@ class LookupTextCNN:
             lengths = np.fromiter(map(len, block), dtype=np.int64, count=len(block))
             starts = np.zeros_like(lengths)
             np.cumsum(lengths[:-1], out=starts[1:])
-            ids = np.concatenate(block).astype(np.int64, copy=False) if len(block) else np.zeros(0, np.int64)
+            ids = np.concatenate(block).astype(np.int64, copy=False)
             pooled = np.empty((len(block), len(self.widths) * table.shape[1]), dtype=np.float32)
             max_pooled_window_sums(table, self.slots, first_slots, widths, ids, starts, lengths, PAD_ID, pooled)
             features = F.relu(torch.from_numpy(pooled) + bias)  # (B, F_total): max(x) + b == max(x + b)

@@ -51,9 +51,8 @@ UPLOAD_ROUTES = ("/gradio_api/upload", "/gradio_api/process_recording")
 # A page visitor has one call at a time (one per click); an API client may overlap two. More than
 # this many waiting or running from one client is refused (429) until one finishes.
 MAX_CALLS_PER_CLIENT = 2
-# A call that has answered stays in gradio's queue a moment longer (its clean-up runs after the answer
-# is sent, slower on a busy machine), so a client's next call could find it still counted: a full
-# count is looked at again for up to this many seconds before the call is refused.
+# A client's next call can arrive in the moment between its last call's answer and that call leaving
+# gradio's running jobs: a full count is looked at again for up to this many seconds before a 429.
 FINISHED_CALL_GRACE_S = 2.0
 # Routes that put a call in the queue.
 _JOIN_ROUTE = re.compile(r"/gradio_api/(?:queue/join|call/v2/[^/]+|call/[^/]+)/?$")
@@ -220,11 +219,11 @@ class RequestLimits:
         looked at again for up to FINISHED_CALL_GRACE_S."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + FINISHED_CALL_GRACE_S
-        busy = self.calls_in_flight(scope, client) + self._joining.get(client, 0)
-        while busy >= self.max_calls_per_client and loop.time() < deadline:
-            await asyncio.sleep(0.05)
+        while True:
             busy = self.calls_in_flight(scope, client) + self._joining.get(client, 0)
-        return busy
+            if busy < self.max_calls_per_client or loop.time() >= deadline:
+                return busy
+            await asyncio.sleep(0.05)
 
     @staticmethod
     def calls_in_flight(scope: Scope, client: str) -> int:
@@ -232,7 +231,11 @@ class RequestLimits:
         queue = getattr(_blocks(scope), "_queue", None)
         if queue is None:
             return 0
-        requests = [event.request for event in list(queue.event_ids_to_events.values()) if event.request is not None]
+        # the queues and the running jobs, not event_ids_to_events: gradio keeps an answered call there
+        # until its clean-up (analytics in a thread) is done, after the client has the answer
+        waiting = [event for line in list(queue.event_queue_per_concurrency_id.values()) for event in list(line.queue)]
+        running = [event for job in list(queue.active_jobs) if job for event in job]
+        requests = [event.request for event in waiting + running if event.request is not None]
         return sum(1 for r in requests
                    if client_address((r.client.host, r.client.port) if r.client else None, r.headers) == client)
 
