@@ -76,6 +76,18 @@ def test_worker_processes_give_the_same_predictions(tiny_model_dir):
     assert [p.as_dict() for p in parallel] == [p.as_dict() for p in alone]
 
 
+def test_once_the_workers_run_a_small_batch_goes_to_them_too(tiny_model_dir):
+    from tests.conftest import make_reviews
+
+    texts, _ = make_reviews(600, seed=4)
+    alone = SentimentPipeline.from_pretrained(tiny_model_dir).predict(texts[:5])
+    with SentimentPipeline.from_pretrained(tiny_model_dir, workers=2) as pooled:
+        pooled.predict(texts)  # a large input's first chunk starts the workers
+        last = pooled.predict(texts[:5])  # its last chunk: no spaCy to build in this process for it
+        assert pooled._tokenizer is None
+    assert [p.as_dict() for p in last] == [p.as_dict() for p in alone]
+
+
 def test_an_empty_text_in_a_worker_is_still_a_clear_error(tiny_model_dir):
     texts = ["a great film"] * 600 + ["  "]
     with SentimentPipeline.from_pretrained(tiny_model_dir, workers=2) as pooled:

@@ -280,7 +280,9 @@ class SentimentPipeline:
     def _encode_ids_later(self, texts: list[str]) -> Callable[[], list[tuple[np.ndarray, bool]]]:
         """What :meth:`encode_ids` returns, to be collected later: handed to the worker processes now, if
         they take it, so this process is free meanwhile; encoded in this process when collected otherwise."""
-        if self.workers == 1 or len(texts) < 2 * MIN_TEXTS_PER_WORKER:
+        # a small batch is tokenised here, unless the workers are running already (a large input's last chunk):
+        # this process may not even have built spaCy's tokenizer (a second or two) yet
+        if self.workers == 1 or (self._pool is None and len(texts) < 2 * MIN_TEXTS_PER_WORKER):
             encoder = self.id_encoder()
             return lambda: [encoder(text) for text in texts]
         if self._pool is None:  # started once: the workers' tokenizer caches stay warm between calls
