@@ -123,3 +123,26 @@ def test_only_the_float32_table_goes_through_the_kernel():
     assert not int8.fused
     with pytest.raises(ValueError, match="float32 table"):
         int8.logits_of([np.array([2, 3])])
+
+
+def test_a_table_past_a_huge_page_is_the_same_table_in_page_aligned_memory():
+    import mmap
+
+    model = small_model((3, 4, 5), filters=32, vocab=2_000)  # 2,000 x 12 x 32 float32: 3 MB
+    lookup = LookupTextCNN(model)
+    assert lookup.nbytes >= lookup_module.HUGE_PAGE_BYTES
+    if hasattr(mmap, "MADV_HUGEPAGE"):
+        assert lookup.table.data_ptr() % lookup_module.HUGE_PAGE_BYTES == 0
+    with torch.no_grad():
+        kernels = torch.cat([conv.weight[:, :, k] for conv in model.convs for k in range(conv.kernel_size[0])])
+        expected = (model.embedding.weight @ kernels.T).reshape(-1, 32)
+    torch.testing.assert_close(lookup.table, expected)
+    texts = [[5, 60, 700, 1999, 3], [8, 9]]
+    torch.testing.assert_close(lookup(padded(texts)), model(padded(texts)), rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(lookup.logits_of([np.array(t, dtype=np.int32) for t in texts]), model(padded(texts)),
+                               rtol=1e-5, atol=1e-5)
+
+
+def test_a_small_table_is_ordinary_memory():
+    table = lookup_module._huge_page_tensor((10, 6))
+    assert table.shape == (10, 6) and table.dtype == torch.float32
