@@ -64,7 +64,7 @@ def test_the_wheel_holds_the_package_and_the_space_template_and_nothing_else(whe
         assert archive.read("textcnn/space_template/app.py") == (REPO_ROOT / "app.py").read_bytes()
         assert archive.read("textcnn/space_template/requirements.txt") == (REPO_ROOT / "requirements.txt").read_bytes()
         entry_points = archive.read(next(n for n in names if n.endswith(".dist-info/entry_points.txt"))).decode()
-    assert "textcnn = textcnn.cli:main" in entry_points
+    assert "textcnn = textcnn.cli:run" in entry_points
     packaged = {n for n in names if not n.startswith("textcnn-")}  # the .dist-info metadata aside
     assert packaged == sources | {"textcnn/space_template/app.py", "textcnn/space_template/requirements.txt"}
 

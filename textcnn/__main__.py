@@ -1,7 +1,5 @@
 """``python -m textcnn``: the same command line as the installed ``textcnn`` command."""
 
-import sys
+from textcnn.cli import run
 
-from textcnn.cli import main
-
-sys.exit(main(prog="python -m textcnn"))
+run(prog="python -m textcnn")
