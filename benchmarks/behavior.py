@@ -4,6 +4,7 @@
     python benchmarks/behavior.py --model runs/other  # another model folder (or a Hub repo id)
     python benchmarks/behavior.py --record            # also store the short-sentence accuracy in the folder's metrics.json
     python benchmarks/behavior.py --quick             # a small slice in seconds (what CI runs)
+    python benchmarks/behavior.py --teachers          # also the labellers a distilled model could learn from
 
 Two measurements, each for the model and for the TF-IDF 1-2 gram logistic regression of
 benchmarks/accuracy.py (C picked on train.py's validation split, refitted on all of IMDb train):
@@ -17,6 +18,13 @@ benchmarks/accuracy.py (C picked on train.py's validation split, refitted on all
 
 Models are scored end to end (raw text into SentimentPipeline.predict). Nothing is chosen here on
 IMDb test.
+
+``--teachers`` also scores what could label short texts for a student to learn from, on the same
+cases and sentences: train.py's n-gram teacher (fitted here on IMDb train, without its intercept,
+as ``--spans`` uses it), the same with ``--negation-scope``, and, when the package
+``vaderSentiment`` is installed, the rule-based VADER (Hutto & Gilbert 2014) alone and added to the
+model's log-odds. A student distilled from a labeller rarely beats it, so these bound what
+distillation on short texts can give.
 """
 
 from __future__ import annotations
@@ -47,6 +55,8 @@ def parse_args(argv: list[str] | None):
     p.add_argument("--record", action="store_true",
                    help='write {"short_sentences": {"yelp": .., "amazon": .., "examples": N}} into the model '
                         "folder's metrics.json (a local folder only; not with --quick)")
+    p.add_argument("--teachers", action="store_true",
+                   help="also score the n-gram teacher (with and without negation scope) and, if installed, VADER")
     return p.parse_args(argv)
 
 
@@ -109,6 +119,45 @@ def synthetic_sentences(per_source: int, seed: int = 0) -> tuple[list[str], list
     return texts, labels, sources
 
 
+# weights of VADER's compound score (-1..1) added to the model's log-odds
+VADER_WEIGHTS = (2, 4, 8)
+
+
+def teacher_scorers(train_texts: list[str], train_labels: list[int], model_log_odds) -> dict:
+    """{name: texts -> positive-minus-negative scores} of the labellers ``--teachers`` compares."""
+    import numpy as np
+
+    from textcnn.augment import mark_negation
+    from textcnn.settings import RunSettings
+    from textcnn.teacher import NgramTeacher
+    from textcnn.tokenizer import Tokenizer
+
+    tokenizer = Tokenizer()
+    documents = tokenizer.batch(train_texts)
+    scorers = {}
+    for name, view in (("ngram_teacher", list), ("ngram_teacher_negation_scope", mark_negation)):
+        teacher = NgramTeacher(c=RunSettings().teacher_c).fit([view(d) for d in documents], train_labels)
+
+        def score(texts, teacher=teacher, view=view):
+            p = teacher.predict_proba([view(tokenizer(t)) for t in texts], prior=False)
+            return (np.log(p[:, 1]) - np.log(p[:, 0])).tolist()
+        scorers[name] = score
+    try:
+        from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+    except ImportError:
+        print("VADER left out: pip install vaderSentiment to include it", file=sys.stderr)
+        return scorers
+    analyzer = SentimentIntensityAnalyzer()
+
+    def vader(texts):
+        return [analyzer.polarity_scores(t)["compound"] for t in texts]
+    scorers["vader"] = vader
+    for weight in VADER_WEIGHTS:
+        scorers[f"textcnn_plus_{weight}_vader"] = lambda texts, w=weight: [
+            m + w * v for m, v in zip(model_log_odds(texts), vader(texts))]
+    return scorers
+
+
 def load_sentences(path: Path | None, quick: bool, seed: int) -> tuple[list[str], list[int], list[str], str]:
     """(texts, labels, sources, where from); a per-source slice with --quick."""
     path = path or SENTENCES
@@ -154,6 +203,12 @@ def main(argv: list[str] | None = None) -> dict:
     def model_labels(texts: list[str]) -> list[int]:
         return [pipeline.labels.index(p.label) for p in pipeline.predict(texts)]
 
+    def model_log_odds(texts: list[str]) -> list[float]:
+        import math
+
+        negative, positive = pipeline.labels
+        return [math.log(p.probabilities[positive]) - math.log(p.probabilities[negative]) for p in pipeline.predict(texts)]
+
     with common.dataset_source(args.dataset, args.quick) as source:
         data = common.load_texts(source, ("train",), common.QUICK_SIZES if args.quick else None, args.seed)
     train_texts, train_labels = data["train"]
@@ -171,6 +226,12 @@ def main(argv: list[str] | None = None) -> dict:
             short = source_accuracy(texts, labels, sources, predict)
         results[name] = {"capabilities": rates, "short_sentences": short, "seconds": round(t.seconds, 2)}
     results["tfidf_logreg"]["fitted"] = fitted
+    if args.teachers:
+        for name, score in teacher_scorers(train_texts, train_labels, model_log_odds).items():
+            def labels_of(texts, score=score):  # a score of exactly 0 (VADER: no known word) counts as negative
+                return [int(x > 0) for x in score(texts)]
+            results[name] = {"capabilities": pass_rates(cases, labels_of),
+                             "short_sentences": source_accuracy(texts, labels, sources, labels_of)}
     met = targets_met(results["textcnn"]["capabilities"], results["textcnn"]["short_sentences"])
 
     quick = " (QUICK: a small slice, not a measurement)" if args.quick else ""
@@ -190,6 +251,15 @@ def main(argv: list[str] | None = None) -> dict:
         ["source", "sentences", "TextCNN", "TF-IDF", "target"],
         [[s, r["examples"], f"{r['accuracy']:.1%}", f"{results['tfidf_logreg']['short_sentences'][s]['accuracy']:.1%}",
           f">= {TARGETS['short_sentences']:.0%}"] for s, r in results["textcnn"]["short_sentences"].items()]))
+    teachers = [name for name in results if name not in ("textcnn", "tfidf_logreg")]
+    if teachers:
+        print("\n## Labellers a student could learn from (pass rate; accuracy on the short sentences)\n")
+        shown = [c for c in model_rates if c.startswith(("negation", "contrast"))]
+        print(common.markdown_table(
+            ["labeller", *shown, *results["textcnn"]["short_sentences"]],
+            [[name, *(f"{results[name]['capabilities'][c]['rate']:.1%}" for c in shown),
+              *(f"{r['accuracy']:.1%}" for r in results[name]["short_sentences"].values())]
+             for name in ["textcnn", *teachers]]))
     missed = [k for k, v in met.items() if not v]
     print(f"\nTargets: {'all met' if not missed else 'NOT met: ' + ', '.join(missed)}.")
 

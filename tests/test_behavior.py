@@ -121,3 +121,15 @@ def test_quick_run_writes_both_models_results(tiny_model_dir, tiny_imdb, tmp_pat
 def test_record_refuses_quick_mode(tiny_model_dir):
     with pytest.raises(SystemExit):
         behavior.main(["--quick", "--record", "--model", str(tiny_model_dir)])
+
+
+def test_quick_run_scores_the_teachers_on_the_same_cases(tiny_model_dir, tiny_imdb, tmp_path):
+    out = tmp_path / "behavior.json"
+    behavior.main(["--quick", "--teachers", "--model", str(tiny_model_dir), "--dataset", str(tiny_imdb),
+                   "--sentences", str(tmp_path / "absent.parquet"), "--output", str(out)])
+    results = json.loads(out.read_text())["results"]
+    assert {"ngram_teacher", "ngram_teacher_negation_scope"} <= set(results)
+    for name in ("ngram_teacher", "ngram_teacher_negation_scope"):
+        assert set(results[name]["capabilities"]) == REQUIRED
+        assert set(results[name]["short_sentences"]) == {"yelp", "amazon"}
+
