@@ -117,6 +117,10 @@ def parse_args(argv: list[str] | None = None) -> RunSettings:
     p.add_argument("--negation-scope", action=argparse.BooleanOptionalAction, default=d.negation_scope,
                    help="with --distill: the teacher reads each word after a negator (not, n't, never, no, ...), up to "
                         "the next punctuation mark, as a negated word of its own")
+    p.add_argument("--vader-weight", type=float, metavar="W", default=d.vader_weight,
+                   help="with --spans: the spans' labels add W times VADER's compound score (a rule-based "
+                        "sentiment lexicon that reads negation, 'but' and intensifiers; -1 to 1; needs the "
+                        "vaderSentiment package) to the teacher's log-odds (default: off)")
     p.add_argument("--freeze-embeddings", action="store_true",
                    help="keep the embeddings as initialised (Kim's CNN-static): training steps about 30%% faster")
     # model
@@ -273,9 +277,9 @@ def prepare(settings: RunSettings) -> Prepared:
         if settings.dry_run:
             spans, synthetic = min(spans, 200), min(synthetic, 200)
         extra = short_texts(labelled_tokens + unlabelled_tokens, spans, synthetic, teacher, vocab, settings.max_tokens,
-                            settings.seed, view)
+                            settings.seed, view, vader_weight=settings.vader_weight or 0.0)
         unlabelled = concatenate(unlabelled, extra)
-        teacher_report.update(spans=len(extra) - synthetic, synthetic=synthetic)
+        teacher_report.update(spans=len(extra) - synthetic, synthetic=synthetic, vader_weight=settings.vader_weight or 0.0)
         log.info("short texts: %d review sentences with the teacher's labels, %d templated sentences",
                  len(extra) - synthetic, synthetic)
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import random
 import re
 
+import pytest
+
 from benchmarks import behavior_suite
 from textcnn import augment
 from textcnn.augment import TRAINING_LEXICON, TRAINING_TEMPLATES, Lexicon, Template, fill, mark_negation, sample_spans, sentence_spans, synthetic_sentences
@@ -106,3 +108,33 @@ def test_short_texts_label_spans_by_the_teacher_without_its_prior_and_templates_
     assert set(split.targets[6:].max(axis=1)) == {1.0} and list(split.labels[6:]) == [0, 1, 0, 1]
     spans = sample_spans(documents, 6)
     assert np.allclose(split.targets[:6], teacher.predict_proba(spans, prior=False))
+
+
+def test_with_vader_hand_checked_reference():
+    import numpy as np
+
+    # VADER's compound for "good" is 0.4404; undecided (0 log-odds) plus 2 x 0.4404 is sigmoid(0.8808) = 0.7070
+    assert augment.vader_compound(["good"])[0] == pytest.approx(0.4404)
+    shifted = augment.with_vader(np.array([[0.5, 0.5], [0.9, 0.1]], dtype=np.float32), ["good", "the table is made of wood"], 2.0)
+    assert shifted[0] == pytest.approx([0.2930, 0.7070], abs=1e-4)
+    assert shifted[1] == pytest.approx([0.9, 0.1], abs=1e-6)  # a compound of 0 changes nothing
+    assert np.allclose(shifted.sum(axis=1), 1)
+
+
+def test_spans_labelled_with_vader_read_a_negation_the_teacher_cannot():
+    import numpy as np
+
+    from textcnn.vocab import Vocab
+
+    class Undecided:  # a teacher that knows no n-gram
+        def predict_proba(self, documents, prior=True):
+            return np.full((len(documents), 2), 0.5, dtype=np.float32)
+
+    documents = [["it", "was", "not", "good", "at", "all", "."], ["it", "was", "good", "."]] * 3
+    vocab = Vocab.build(documents, 100, 1)
+    plain = augment.short_texts(documents, spans=4, synthetic=0, teacher=Undecided(), vocab=vocab, max_tokens=50)
+    assert np.allclose(plain.targets, 0.5)
+    read = augment.short_texts(documents, spans=4, synthetic=0, teacher=Undecided(), vocab=vocab, max_tokens=50,
+                               vader_weight=2.0)
+    for tokens, target in zip(sample_spans(documents, 4), read.targets):
+        assert (target[1] < 0.5) == ("not" in tokens)

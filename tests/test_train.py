@@ -279,3 +279,12 @@ def test_bad_data_is_refused_before_tokenising_in_one_sentence(case, tiny_imdb, 
     text = str(refused.value.code)
     assert message in text and "\n" not in text
     assert not (tmp_path / "model").exists()
+
+
+@pytest.mark.parametrize("argv", [["--vader-weight", "2"], ["--vader-weight", "2", "--spans", "10", "--no-distill"]])
+def test_vader_weight_without_spans_to_label_is_refused(argv):
+    from textcnn.settings import SettingsError
+
+    with pytest.raises(SettingsError, match="--vader-weight labels the sentences of --spans"):
+        train.parse_args(argv).resolved()
+    assert train.parse_args(["--vader-weight", "2", "--spans", "10"]).resolved().vader_weight == 2

@@ -250,11 +250,37 @@ def mark_negation(tokens: Sequence[str]) -> list[str]:
 
 # --- what train.py adds to the soft-labelled training examples -------------------------------------
 
+def vader_compound(texts: Sequence[str]):
+    """VADER's compound score (-1 to 1) of each text (Hutto & Gilbert, "VADER: A Parsimonious Rule-based
+    Model for Sentiment Analysis of Social Media Text", ICWSM 2014): a sentiment lexicon with rules for
+    negation, "but", intensifiers and punctuation, made for short texts."""
+    import numpy as np
+
+    try:
+        from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+    except ImportError as error:
+        raise RuntimeError("--vader-weight needs the vaderSentiment package (pip install -r requirements-train.txt)") from error
+    analyzer = SentimentIntensityAnalyzer()
+    return np.array([analyzer.polarity_scores(text)["compound"] for text in texts], dtype=np.float64)
+
+
+def with_vader(probabilities, texts: Sequence[str], weight: float):
+    """(n, 2) class probabilities whose log-odds gain ``weight`` times each text's VADER compound score."""
+    import numpy as np
+
+    p = np.clip(probabilities.astype(np.float64), 1e-7, 1 - 1e-7)
+    log_odds = np.log(p[:, 1]) - np.log(p[:, 0]) + weight * vader_compound(texts)
+    positive = 1 / (1 + np.exp(-log_odds))
+    return np.stack([1 - positive, positive], axis=1).astype(np.float32)
+
+
 def short_texts(documents: Sequence[Sequence[str]], spans: int, synthetic: int, teacher, vocab, max_tokens: int,
-                seed: int = 0, teacher_view=list):
+                seed: int = 0, teacher_view=list, vader_weight: float = 0.0):
     """An EncodedSplit of ``spans`` sentence spans of ``documents``, each towards the teacher's class
-    probabilities for the span alone, without the teacher's intercept (a sentence has no prior) (``teacher_view`` maps a token list to what the teacher reads),
-    followed by ``synthetic`` templated sentences with their labels as one-hot targets."""
+    probabilities for the span alone, without the teacher's intercept (a sentence has no prior)
+    (``teacher_view`` maps a token list to what the teacher reads; with ``vader_weight``, that many
+    times VADER's compound score joins the teacher's log-odds), followed by ``synthetic`` templated
+    sentences with their labels as one-hot targets."""
     import numpy as np
 
     from textcnn.data import EncodedSplit, concatenate, encode
@@ -262,8 +288,10 @@ def short_texts(documents: Sequence[Sequence[str]], spans: int, synthetic: int, 
     out = EncodedSplit([], np.zeros(0, dtype=np.int64), np.zeros((0, 2), dtype=np.float32))
     if spans:
         cut = sample_spans(documents, spans, seed=seed)
-        out = concatenate(out, encode(cut, None, vocab, max_tokens,
-                                      targets=teacher.predict_proba([teacher_view(s) for s in cut], prior=False)))
+        targets = teacher.predict_proba([teacher_view(s) for s in cut], prior=False)
+        if vader_weight:
+            targets = with_vader(targets, [" ".join(s) for s in cut], vader_weight)
+        out = concatenate(out, encode(cut, None, vocab, max_tokens, targets=targets))
     if synthetic:
         from textcnn.tokenizer import Tokenizer
 

@@ -56,6 +56,7 @@ class RunSettings:
     spans: int | None = _data(None)  # None and 0 both mean none; None keeps older prepared folders matching
     synthetic: int | None = _data(None)
     negation_scope: bool | None = _data(None)
+    vader_weight: float | None = _data(None)  # None and 0 both mean off; None keeps older prepared folders matching
     freeze_embeddings: bool = False
     # model
     filter_widths: list[int] = field(default_factory=lambda: [3, 4, 5])
@@ -123,5 +124,7 @@ class RunSettings:
             raise SettingsError("--adapt-embeddings continues pretrained vectors: use it with GloVe")
         if not 0 < self.val_fraction < 1:
             raise SettingsError(f"--val-fraction must be between 0 and 1, got {self.val_fraction}")
+        if self.vader_weight and not (self.spans and self.distill):
+            raise SettingsError("--vader-weight labels the sentences of --spans: use it with --spans (and --distill)")
         adapt = self.pretrained_vectors if self.adapt_embeddings is None else self.adapt_embeddings
         return dataclasses.replace(self, adapt_embeddings=adapt, epochs=1 if self.dry_run else self.epochs)
