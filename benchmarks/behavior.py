@@ -155,6 +155,9 @@ def teacher_scorers(train_texts: list[str], train_labels: list[int], model_log_o
     for weight in VADER_WEIGHTS:
         scorers[f"textcnn_plus_{weight}_vader"] = lambda texts, w=weight: [
             m + w * v for m, v in zip(model_log_odds(texts), vader(texts))]
+    for weight in VADER_WEIGHTS:  # the labels of train.py --spans --negation-scope --vader-weight W
+        scorers[f"ngram_teacher_negation_scope_plus_{weight}_vader"] = lambda texts, w=weight: [
+            t + w * v for t, v in zip(scorers["ngram_teacher_negation_scope"](texts), vader(texts))]
     return scorers
 
 
