@@ -123,11 +123,26 @@ def synthetic_sentences(per_source: int, seed: int = 0) -> tuple[list[str], list
 VADER_WEIGHTS = (2, 4, 8)
 
 
+def memoised(score):
+    """``score`` computed once per list of texts: every labeller below is asked about the same two lists
+    (the suite's sentences, the short sentences), and the combined ones reuse their parts' scores."""
+    results: dict[tuple[str, ...], list[float]] = {}
+
+    def cached(texts: list[str]) -> list[float]:
+        key = tuple(texts)
+        if key not in results:
+            results[key] = list(score(texts))
+        return results[key]
+    return cached
+
+
 def teacher_scorers(train_texts: list[str], train_labels: list[int], model_log_odds) -> dict:
     """{name: texts -> positive-minus-negative scores} of the labellers ``--teachers`` compares."""
+    import importlib.util
+
     import numpy as np
 
-    from textcnn.augment import mark_negation
+    from textcnn.augment import mark_negation, vader_compound
     from textcnn.settings import RunSettings
     from textcnn.teacher import NgramTeacher
     from textcnn.tokenizer import Tokenizer
@@ -141,17 +156,12 @@ def teacher_scorers(train_texts: list[str], train_labels: list[int], model_log_o
         def score(texts, teacher=teacher, view=view):
             p = teacher.predict_proba([view(tokenizer(t)) for t in texts], prior=False)
             return (np.log(p[:, 1]) - np.log(p[:, 0])).tolist()
-        scorers[name] = score
-    try:
-        from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
-    except ImportError:
+        scorers[name] = memoised(score)
+    if importlib.util.find_spec("vaderSentiment") is None:
         print("VADER left out: pip install vaderSentiment to include it", file=sys.stderr)
         return scorers
-    analyzer = SentimentIntensityAnalyzer()
-
-    def vader(texts):
-        return [analyzer.polarity_scores(t)["compound"] for t in texts]
-    scorers["vader"] = vader
+    vader = scorers["vader"] = memoised(vader_compound)
+    model_log_odds = memoised(model_log_odds)
     for weight in VADER_WEIGHTS:
         scorers[f"textcnn_plus_{weight}_vader"] = lambda texts, w=weight: [
             m + w * v for m, v in zip(model_log_odds(texts), vader(texts))]
