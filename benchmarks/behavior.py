@@ -2,7 +2,7 @@
 
     python benchmarks/behavior.py                     # the bundled model beside a TF-IDF baseline fitted here
     python benchmarks/behavior.py --model runs/other  # another model folder (or a Hub repo id)
-    python benchmarks/behavior.py --record            # also store the short-sentence accuracy in the folder's metrics.json
+    python benchmarks/behavior.py --record            # also store the model's figures in its folder's metrics.json (the demo shows them)
     python benchmarks/behavior.py --quick             # a small slice in seconds (what CI runs)
     python benchmarks/behavior.py --teachers          # also the labellers a distilled model could learn from
 
@@ -53,8 +53,9 @@ def parse_args(argv: list[str] | None):
     p.add_argument("--baseline-c", type=float, nargs="+", default=list(common.BASELINE_C_GRID),
                    help="inverse regularisation strengths tried for the baseline; the best on validation is used")
     p.add_argument("--record", action="store_true",
-                   help='write {"short_sentences": {"yelp": .., "amazon": .., "examples": N}} into the model '
-                        "folder's metrics.json (a local folder only; not with --quick)")
+                   help='write the model\'s figures into its folder\'s metrics.json, where the demo reads them: '
+                        '"short_sentences" {"yelp", "amazon", "examples"} and "behavior" {"cases", "pass_rates": '
+                        "{capability: rate}} (a local folder only; not with --quick)")
     p.add_argument("--teachers", action="store_true",
                    help="also score the n-gram teacher (with and without negation scope) and, if installed, VADER")
     return p.parse_args(argv)
@@ -187,14 +188,16 @@ def load_sentences(path: Path | None, quick: bool, seed: int) -> tuple[list[str]
     return list(frame["text"]), [int(x) for x in frame["label"]], list(frame["source"]), str(path)
 
 
-def record_short_sentences(folder: Path, sentences: dict[str, dict]) -> Path:
-    """Add ``short_sentences`` to the folder's metrics.json (written atomically), keeping the rest."""
+def record_measurements(folder: Path, sentences: dict[str, dict], rates: dict[str, dict]) -> Path:
+    """Add ``short_sentences`` and ``behavior`` to the folder's metrics.json (written atomically), keeping the rest."""
     from textcnn.atomic import atomic_write_text
 
     path = folder / "metrics.json"
     metrics = json.loads(path.read_text()) if path.is_file() else {}
     metrics["short_sentences"] = {source: r["accuracy"] for source, r in sentences.items()}
     metrics["short_sentences"]["examples"] = sum(r["examples"] for r in sentences.values())
+    metrics["behavior"] = {"cases": sum(r["cases"] for r in rates.values()),
+                           "pass_rates": {capability: r["rate"] for capability, r in rates.items()}}
     atomic_write_text(path, json.dumps(metrics, indent=2))
     return path
 
@@ -280,7 +283,8 @@ def main(argv: list[str] | None = None) -> dict:
         folder = Path(args.model)
         if not folder.is_dir():
             sys.exit("error: --record writes into a local model folder; --model is not one")
-        print(f"short-sentence accuracy recorded in {record_short_sentences(folder, results['textcnn']['short_sentences'])}")
+        textcnn = results["textcnn"]
+        print(f"figures recorded in {record_measurements(folder, textcnn['short_sentences'], textcnn['capabilities'])}")
     record = {
         "config": {"model": args.model, "dataset": source, "sentences": sentences_from, "cases": len(cases),
                    "val_fraction": val_fraction, "split_seed": split_seed, "behavior_targets": TARGETS},

@@ -10,6 +10,7 @@ import pytest
 
 from benchmarks import behavior
 from benchmarks.behavior_suite import NAMES, build_suite, capabilities, perturbations, typo
+from textcnn.presentation import CAPABILITY_WORDS, model_facts
 
 REQUIRED = {
     "vocabulary: adjectives", "vocabulary: verbs", "vocabulary: nouns",
@@ -94,13 +95,21 @@ def test_source_accuracy_and_targets():
     assert met == {"negation: positive verbs": True, "contrast": False, "short sentences: yelp": True}
 
 
-def test_record_short_sentences_keeps_the_other_metrics(tmp_path, tiny_model_dir):
+def test_record_measurements_keeps_the_other_metrics_and_the_page_reads_them(tmp_path, tiny_model_dir):
     folder = tmp_path / "model"
     shutil.copytree(tiny_model_dir, folder)
     (folder / "metrics.json").write_text(json.dumps({"test_accuracy": 0.9}))
-    behavior.record_short_sentences(folder, {"amazon": {"accuracy": 0.8, "examples": 10}, "yelp": {"accuracy": 0.7, "examples": 12}})
+    behavior.record_measurements(folder, {"amazon": {"accuracy": 0.8, "examples": 10}, "yelp": {"accuracy": 0.7, "examples": 12}},
+                                 {"contrast": {"cases": 4, "rate": 0.25}, "negation: negative adjectives": {"cases": 6, "rate": 1.0}})
     metrics = json.loads((folder / "metrics.json").read_text())
-    assert metrics == {"test_accuracy": 0.9, "short_sentences": {"amazon": 0.8, "yelp": 0.7, "examples": 22}}
+    assert metrics == {"test_accuracy": 0.9, "short_sentences": {"amazon": 0.8, "yelp": 0.7, "examples": 22},
+                       "behavior": {"cases": 10, "pass_rates": {"contrast": 0.25, "negation: negative adjectives": 1.0}}}
+    facts = model_facts(metrics)
+    assert facts.pass_rates == (("negation: negative adjectives", 1.0), ("contrast", 0.25))
+
+
+def test_the_page_names_capabilities_the_suite_measures():
+    assert set(CAPABILITY_WORDS) <= REQUIRED
 
 
 def test_quick_run_writes_both_models_results(tiny_model_dir, tiny_imdb, tmp_path):

@@ -201,11 +201,28 @@ def test_model_facts_read_what_is_there_and_ignore_what_is_malformed():
     assert facts == p.ModelFacts(0.917, 25000, 0.805, 0.816, 2000)
     text = p.facts_text(facts, [3, 4, 5])
     assert "91.7% of 25,000 IMDb test reviews" in text and "80.5% (Yelp)" in text and "81.6% (Amazon)" in text
-    assert "sarcasm" in text and "at most 5 tokens" in text
+    assert "sarcasm" in text and "at most 5 tokens" in text and "negations" in text  # unmeasured: the general limits
     for bad in ("0.9", float("nan"), 1.5, -0.1, True, None, [0.9]):
         assert p.model_facts({"test_accuracy": bad, "short_sentences": {"yelp": bad}}).test_accuracy is None
+        assert p.model_facts({"behavior": {"pass_rates": {"contrast": bad}}}).pass_rates == ()
     assert p.model_facts(None) == p.model_facts("not a dict") == p.ModelFacts(None, None, None, None, None)
+    assert p.model_facts({"behavior": "x"}).pass_rates == p.model_facts({"behavior": {"pass_rates": [1]}}).pass_rates == ()
     assert "No test accuracy" in p.facts_text(p.model_facts({}), [3])
+
+
+def test_measured_capabilities_are_named_as_strengths_or_limits():
+    rates = {"contrast": 0.46, "negation: negative adjectives": 0.333, "negation: positive adjectives": 0.95,
+             "<b>made up</b>": 0.1}
+    facts = p.model_facts({"behavior": {"pass_rates": rates}})
+    assert [name for name, _ in facts.pass_rates] == ["negation: positive adjectives", "negation: negative adjectives",
+                                                      "contrast"]  # the page's order; unknown names dropped
+    text = p.facts_text(facts, [3, 4, 5])
+    assert 'it reads negated praise ("not great": 95% right).' in text
+    assert ('Known limits: negated criticism ("not bad": 33% right) and contrasts ("slow at first, but worth it": '
+            '46%) often fool it, as do sarcasm and irony;') in text
+    assert "made up" not in text
+    strong = p.model_facts({"behavior": {"pass_rates": {name: 0.9 for name in p.CAPABILITY_WORDS}}})
+    assert "Known limits: sarcasm and irony fool it;" in p.facts_text(strong, [3])
 
 
 def test_message_replaces_the_verdict():

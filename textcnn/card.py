@@ -129,7 +129,29 @@ def _overview(config: dict, metrics: dict) -> str:
             f"**Test accuracy: {_percent(metrics['test_accuracy'])}** on the {metrics.get('examples', {}).get('test', 'n/a')} "
             "reviews of the IMDb test split (evaluated once, with the epoch chosen on validation).\n"
         )
-    return "\n".join(lines)
+    lines.append(_beyond_imdb(metrics))
+    return "\n".join(line for line in lines if line)
+
+
+def _beyond_imdb(metrics: dict) -> str:
+    """The short-sentence and behavioural figures ``benchmarks/behavior.py --record`` adds, if it ran."""
+    def mapping(value: object) -> dict:
+        return value if isinstance(value, dict) else {}
+
+    short = mapping(metrics.get("short_sentences"))
+    rates = mapping(mapping(metrics.get("behavior")).get("pass_rates"))
+    if not short and not rates:
+        return ""
+    text = []
+    if short:
+        sources = ", ".join(f"{_percent(v)} ({k.capitalize()})" for k, v in short.items() if k != "examples")
+        text.append(f"On {short.get('examples', 'n/a')} short Yelp and Amazon sentences (not used in training): {sources}.")
+    if rates:
+        shown = "; ".join(f"{name} {_percent(rate)}" for name, rate in rates.items()
+                          if name.startswith(("negation", "contrast")))
+        text.append(f"Held-out behavioural tests (CheckList-style templates and words not used in training; "
+                    f"`benchmarks/behavior.py`), share right: {shown}.")
+    return " ".join(text) + "\n"
 
 
 # A complete classifier in torch, safetensors and spaCy alone, for the card: it must give the

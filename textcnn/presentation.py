@@ -355,15 +355,28 @@ def what_if(tokens: Sequence[str], removed: Sequence[int], logits: Sequence[floa
 
 
 # --- what the model is good at ---------------------------------------------------------------
+# capabilities of the held-out behavioural suite (benchmarks/behavior_suite.py) that a visitor
+# meets, in the visitor's words; metrics.json names them, the page says them
+CAPABILITY_WORDS = {
+    "negation: positive adjectives": ("negated praise", "not great"),
+    "negation: negative adjectives": ("negated criticism", "not bad"),
+    "negation: positive verbs": ("negated liking", "didn't enjoy"),
+    "negation: negative verbs": ("negated dislike", "wouldn't hate"),
+    "contrast": ("contrasts", "slow at first, but worth it"),
+}
+WEAK_RATE = 0.8  # a capability the model gets right less often than this is named as a limit
+
+
 @dataclass(frozen=True)
 class ModelFacts:
-    """Accuracies from the model folder's metrics.json, each None when absent or malformed."""
+    """Accuracies from the model folder's metrics.json, each None (or empty) when absent or malformed."""
 
     test_accuracy: float | None
     test_examples: int | None
     yelp_accuracy: float | None
     amazon_accuracy: float | None
     short_examples: int | None
+    pass_rates: tuple[tuple[str, float], ...] = ()  # (capability, share right) on held-out sentences
 
 
 def _fraction(value: object) -> float | None:
@@ -375,18 +388,43 @@ def _count(value: object) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
 
+def _dict(value: object) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
 def model_facts(metrics: object) -> ModelFacts:
-    """What metrics.json says about accuracy (a model folder is untrusted: wrong types read as absent)."""
-    metrics = metrics if isinstance(metrics, dict) else {}
-    examples = metrics.get("examples") if isinstance(metrics.get("examples"), dict) else {}
-    short_sentences = metrics.get("short_sentences") if isinstance(metrics.get("short_sentences"), dict) else {}
+    """What metrics.json says about accuracy (a model folder is untrusted: wrong types read as absent,
+    and only the capabilities this module can name are kept)."""
+    metrics = _dict(metrics)
+    short_sentences = _dict(metrics.get("short_sentences"))
+    rates = _dict(_dict(metrics.get("behavior")).get("pass_rates"))
     return ModelFacts(
         test_accuracy=_fraction(metrics.get("test_accuracy")),
-        test_examples=_count(examples.get("test")),
+        test_examples=_count(_dict(metrics.get("examples")).get("test")),
         yelp_accuracy=_fraction(short_sentences.get("yelp")),
         amazon_accuracy=_fraction(short_sentences.get("amazon")),
         short_examples=_count(short_sentences.get("examples")),
+        pass_rates=tuple((name, rate) for name in CAPABILITY_WORDS
+                         if (rate := _fraction(rates.get(name))) is not None),
     )
+
+
+def _limits_text(pass_rates: Sequence[tuple[str, float]]) -> str:
+    """What the model reads and misreads among short negations and contrasts, as measured."""
+    if not pass_rates:
+        return ('Known limits: negations ("not bad", "didn\'t enjoy") and contrasts ("good, but too long") often '
+                "fool it, as do sarcasm and irony")
+
+    def listed(rates: list[tuple[str, float]], right: str) -> str:
+        items = [f'{CAPABILITY_WORDS[name][0]} ("{CAPABILITY_WORDS[name][1]}": {rate:.0%}{right if i == 0 else ""})'
+                 for i, (name, rate) in enumerate(rates)]
+        return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+    strong = [(name, rate) for name, rate in pass_rates if rate >= WEAK_RATE]
+    weak = [(name, rate) for name, rate in pass_rates if rate < WEAK_RATE]
+    text = f"On held-out sentences it reads {listed(strong, ' right')}. " if strong else ""
+    fooled = f"{listed(weak, ' right')} often fool it, as do sarcasm and irony" if weak else "sarcasm and irony fool it"
+    return f"{text}Known limits: {fooled}"
 
 
 def facts_text(facts: ModelFacts, widths: Sequence[int]) -> str:
@@ -402,9 +440,8 @@ def facts_text(facts: ModelFacts, widths: Sequence[int]) -> str:
         parts.append(f"on {count}short sentences from other sites: {' and '.join(short_parts)}")
     measured = ("; ".join(parts) + ".") if parts else "No test accuracy was saved with this model."
     longest = max(widths, default=0)
-    return (f"{measured} Known limits: negations (\"not bad\", \"didn't enjoy\") and contrasts (\"good, but too "
-            f"long\") often fool it, as do sarcasm and irony; it sees word patterns of at most {longest} tokens and "
-            f"was trained on English movie reviews.")
+    return (f"{measured} {_limits_text(facts.pass_rates)}; it sees word patterns "
+            f"of at most {longest} tokens and was trained on English movie reviews.")
 
 
 # --- HTML ----------------------------------------------------------------------------------------
