@@ -33,16 +33,22 @@ POSITIVE_ADJECTIVES = (
     "good", "excellent", "beautiful", "brilliant", "entertaining", "perfect", "impressive", "lovely",
     "clever", "moving", "memorable", "gripping", "solid", "witty", "terrific", "refreshing",
     "pleasant", "awesome", "powerful", "inspiring", "thoughtful", "marvelous", "tasty", "reliable",
+    "fun", "gorgeous", "heartwarming", "splendid", "magnificent", "exciting", "thrilling", "satisfying",
+    "uplifting", "elegant", "vivid", "friendly", "helpful", "comfortable", "delicious", "sturdy",
 )
 NEGATIVE_ADJECTIVES = (
     "bad", "awful", "horrible", "dull", "disappointing", "predictable", "pointless", "mediocre",
     "ridiculous", "tedious", "pathetic", "forgettable", "clumsy", "confusing", "awkward", "cheap",
     "lousy", "unpleasant", "atrocious", "useless", "stale", "rude", "overrated", "sloppy",
+    "slow", "cheesy", "bloated", "lifeless", "incoherent", "uninspired", "tiresome", "disgusting",
+    "broken", "greasy", "noisy", "flimsy", "rushed", "dumb", "wooden", "sour",
 )
 # (base form, past tense)
 POSITIVE_VERBS = (("love", "loved"), ("like", "liked"), ("recommend", "recommended"), ("admire", "admired"),
-                  ("cherish", "cherished"), ("praise", "praised"))
-NEGATIVE_VERBS = (("hate", "hated"), ("despise", "despised"), ("abhor", "abhorred"), ("resent", "resented"))
+                  ("cherish", "cherished"), ("praise", "praised"), ("applaud", "applauded"), ("value", "valued"),
+                  ("welcome", "welcomed"))
+NEGATIVE_VERBS = (("hate", "hated"), ("despise", "despised"), ("abhor", "abhorred"), ("resent", "resented"),
+                  ("dread", "dreaded"), ("scorn", "scorned"), ("condemn", "condemned"), ("ridicule", "ridiculed"))
 POSITIVE_NOUNS = ("masterpiece", "treat", "triumph", "classic", "pleasure", "winner", "highlight")
 NEGATIVE_NOUNS = ("disaster", "waste", "disappointment", "joke", "embarrassment", "flop", "trainwreck")
 
@@ -93,6 +99,10 @@ TRAINING_TEMPLATES = (
     Template("negation", "I {aux} {verb_a} {subject}.", flip=True),
     Template("negation", "I {aux} {verb_a} it at all.", flip=True),
     Template("negation", "Nobody would {verb_a} {subject}.", flip=True),
+    Template("negation", "My friends {aux} {verb_a} {subject} either.", flip=True),
+    Template("negation", "Nobody I know {verbed_a} it.", flip=True),
+    Template("negation", "You won't {verb_a} {subject}.", flip=True),
+    Template("negation", "I honestly {aux} {verb_a} one bit of it.", flip=True),
     Template("negation", "{Subject} is no {noun_a}.", flip=True),
     Template("negation", "{Subject} is not a {noun_a} at all.", flip=True),
     # contrast: the main clause (_a) decides
@@ -103,6 +113,11 @@ TRAINING_TEMPLATES = (
     Template("contrast", "Even though the start was {adj_b}, {subject} is {adj_a}."),
     Template("contrast", "{Subject} is {adj_a}, although a few scenes are {adj_b}."),
     Template("contrast", "The reviews said {adj_b}, but honestly it's {adj_a}."),
+    Template("contrast", "{Subject} had {adj_b} stretches, but in the end it was {adj_a}."),
+    Template("contrast", "Despite a {adj_b} start, {subject} turned out {adj_a}."),
+    Template("contrast", "While the pacing is {adj_b}, I {verbed_a} it."),
+    Template("contrast", "{Subject} was {adj_a}, though a couple of parts were {adj_b}."),
+    Template("contrast", "It may look {adj_b}, but {subject} is {adj_a}."),
     # intensifiers and diminishers keep the polarity
     Template("intensifier", "{Subject} feels {intensifier} {adj_a}."),
     Template("intensifier", "{intensifier} {adj_a}!"),
