@@ -133,7 +133,7 @@ EXAMPLES = [
     ("Clearly positive", "A wonderful, moving film. The performances are superb and I loved every minute of it."),
     ("Clearly negative", "The worst movie I have seen in years: boring, badly acted and a complete waste of time."),
     ("Mixed", "The acting is superb and the music is beautiful, but the plot is a mess and the ending is dull."),
-    ("Negation (a known limit)", "I expected to hate it, but honestly it was not bad at all. Not boring, not predictable."),
+    ("Negation", "I expected to hate it, but honestly it was not bad at all. Not boring, not predictable."),
     ("Very short", "Brilliant!"),
     (
         "Long IMDb-style review",

@@ -173,6 +173,7 @@ def test_bundled_model_gets_the_clear_examples_right_and_says_how_good_it_is(app
     examples = dict(app.EXAMPLES)
     assert app.predict(pipeline, examples["Clearly positive"])["label"] == "positive"
     assert app.predict(pipeline, examples["Clearly negative"])["label"] == "negative"
+    assert app.predict(pipeline, examples["Negation"])["label"] == "positive"  # "not bad at all. Not boring"
     assert pipeline.filter_ngrams is not None, "the bundled model should carry filter_ngrams.json"
     facts = app.model_facts(app.model_metrics(pipeline))
     assert facts.test_accuracy is not None and 0.5 < facts.test_accuracy <= 1

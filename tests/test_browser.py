@@ -166,7 +166,7 @@ def test_empty_review_clears_the_numbers_and_says_so_once(page):
 
 def test_an_example_runs_and_its_result_is_in_view(page):
     page.evaluate("window.scrollTo(0, 0)")
-    page.get_by_role("button", name="Negation (a known limit)").click()
+    page.get_by_role("button", name="Negation", exact=True).click()
     page.wait_for_function("document.querySelector('#tokens').innerText.includes('predictable')")
     assert "not bad at all" in page.input_value("#review textarea")
     page.wait_for_timeout(300)

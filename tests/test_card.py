@@ -79,7 +79,7 @@ def test_body_carries_the_figures_beyond_imdb_when_they_were_recorded(metrics):
     recorded = {**metrics, "short_sentences": {"amazon": 0.845, "yelp": 0.828, "examples": 2000},
                 "behavior": {"cases": 804, "pass_rates": {"vocabulary: verbs": 0.9, "contrast": 0.461}}}
     text = str(model_card(CONFIG, recorded))
-    assert "On 2000 short Yelp and Amazon sentences (not used in training): 84.50% (Amazon), 82.80% (Yelp)." in text
+    assert "On 2,000 short Yelp and Amazon sentences (not used in training): 84.50% (Amazon), 82.80% (Yelp)." in text
     assert "share right: contrast 46.10%." in text  # the negations and contrasts, not every capability
     assert "Held-out" not in str(model_card(CONFIG, {**metrics, "behavior": ["malformed"]}))
 

@@ -145,7 +145,9 @@ def _beyond_imdb(metrics: dict) -> str:
     text = []
     if short:
         sources = ", ".join(f"{_percent(v)} ({k.capitalize()})" for k, v in short.items() if k != "examples")
-        text.append(f"On {short.get('examples', 'n/a')} short Yelp and Amazon sentences (not used in training): {sources}.")
+        count = short.get("examples")
+        count = f"{count:,}" if isinstance(count, int) else "n/a"
+        text.append(f"On {count} short Yelp and Amazon sentences (not used in training): {sources}.")
     if rates:
         shown = "; ".join(f"{name} {_percent(rate)}" for name, rate in rates.items()
                           if name.startswith(("negation", "contrast")))
