@@ -135,11 +135,14 @@ def _overview(config: dict, metrics: dict) -> str:
 
 def _beyond_imdb(metrics: dict) -> str:
     """The short-sentence and behavioural figures ``benchmarks/behavior.py --record`` adds, if it ran."""
-    def mapping(value: object) -> dict:
-        return value if isinstance(value, dict) else {}
+    def mapping(value: object, numbers: bool = False) -> dict:
+        value = value if isinstance(value, dict) else {}
+        if numbers:  # a malformed figure is left out, not printed
+            value = {k: v for k, v in value.items() if isinstance(v, int | float) and not isinstance(v, bool)}
+        return value
 
-    short = mapping(metrics.get("short_sentences"))
-    rates = mapping(mapping(metrics.get("behavior")).get("pass_rates"))
+    short = mapping(metrics.get("short_sentences"), numbers=True)
+    rates = mapping(mapping(metrics.get("behavior")).get("pass_rates"), numbers=True)
     if not short and not rates:
         return ""
     text = []
