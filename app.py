@@ -43,6 +43,7 @@ import torch
 
 from textcnn import presentation, serving
 from textcnn.data import pad_batch
+from textcnn.facts import model_facts
 from textcnn.hub import ModelLoadError
 from textcnn.pipeline import Explanation, SentimentPipeline, default_model_source, is_empty
 from textcnn.presentation import (
@@ -69,7 +70,6 @@ from textcnn.presentation import (
     html_text,
     legend_html,
     message_html,
-    model_facts,
     strongest_words,
     token_colours,
     token_index,

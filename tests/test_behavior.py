@@ -10,7 +10,7 @@ import pytest
 
 from benchmarks import behavior
 from benchmarks.behavior_suite import NAMES, build_suite, capabilities, perturbations, typo
-from textcnn.presentation import CAPABILITY_WORDS, model_facts
+from textcnn.facts import CAPABILITY_WORDS, model_facts
 
 REQUIRED = {
     "vocabulary: adjectives", "vocabulary: verbs", "vocabulary: nouns",

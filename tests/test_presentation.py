@@ -8,6 +8,7 @@ import re
 import pytest
 
 from textcnn import presentation as p
+from textcnn.facts import ModelFacts, model_facts
 from textcnn.pipeline import Explanation, FilterEvidence, Prediction
 
 NAMES = p.ClassNames("negative", "positive")
@@ -197,23 +198,23 @@ def test_filter_choices_and_view():
 def test_model_facts_read_what_is_there_and_ignore_what_is_malformed():
     metrics = {"test_accuracy": 0.917, "examples": {"test": 25000},
                "short_sentences": {"yelp": 0.805, "amazon": 0.816, "examples": 2000}}
-    facts = p.model_facts(metrics)
-    assert facts == p.ModelFacts(0.917, 25000, 0.805, 0.816, 2000)
+    facts = model_facts(metrics)
+    assert facts == ModelFacts(0.917, 25000, 0.805, 0.816, 2000)
     text = p.facts_text(facts, [3, 4, 5])
     assert "91.7% of 25,000 IMDb test reviews" in text and "80.5% (Yelp)" in text and "81.6% (Amazon)" in text
     assert "sarcasm" in text and "at most 5 tokens" in text and "negations" in text  # unmeasured: the general limits
     for bad in ("0.9", float("nan"), 1.5, -0.1, True, None, [0.9]):
-        assert p.model_facts({"test_accuracy": bad, "short_sentences": {"yelp": bad}}).test_accuracy is None
-        assert p.model_facts({"behavior": {"pass_rates": {"contrast": bad}}}).pass_rates == ()
-    assert p.model_facts(None) == p.model_facts("not a dict") == p.ModelFacts(None, None, None, None, None)
-    assert p.model_facts({"behavior": "x"}).pass_rates == p.model_facts({"behavior": {"pass_rates": [1]}}).pass_rates == ()
-    assert "No test accuracy" in p.facts_text(p.model_facts({}), [3])
+        assert model_facts({"test_accuracy": bad, "short_sentences": {"yelp": bad}}).test_accuracy is None
+        assert model_facts({"behavior": {"pass_rates": {"contrast": bad}}}).pass_rates == ()
+    assert model_facts(None) == model_facts("not a dict") == ModelFacts(None, None, None, None, None)
+    assert model_facts({"behavior": "x"}).pass_rates == model_facts({"behavior": {"pass_rates": [1]}}).pass_rates == ()
+    assert "No test accuracy" in p.facts_text(model_facts({}), [3])
 
 
 def test_measured_capabilities_are_named_as_strengths_or_limits():
     rates = {"contrast": 0.46, "negation: negative adjectives": 0.333, "negation: positive adjectives": 0.95,
              "<b>made up</b>": 0.1}
-    facts = p.model_facts({"behavior": {"pass_rates": rates}})
+    facts = model_facts({"behavior": {"pass_rates": rates}})
     assert [name for name, _ in facts.pass_rates] == ["negation: positive adjectives", "negation: negative adjectives",
                                                       "contrast"]  # the page's order; unknown names dropped
     text = p.facts_text(facts, [3, 4, 5])
@@ -221,7 +222,7 @@ def test_measured_capabilities_are_named_as_strengths_or_limits():
     assert ('Known limits: negated criticism ("not bad": 33% right) and contrasts ("slow at first, but worth it": '
             '46%) often fool it, as do sarcasm and irony;') in text
     assert "made up" not in text
-    strong = p.model_facts({"behavior": {"pass_rates": {name: 0.9 for name in p.CAPABILITY_WORDS}}})
+    strong = model_facts({"behavior": {"pass_rates": {name: 0.9 for name in p.CAPABILITY_WORDS}}})
     assert "Known limits: sarcasm and irony fool it;" in p.facts_text(strong, [3])
 
 

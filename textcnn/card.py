@@ -17,6 +17,7 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from textcnn.data import IMDB_HUB_ID
 from textcnn.model import TextCNN
+from textcnn.facts import model_facts
 from textcnn.settings import RunSettings
 
 CODE_URL = TextCNN._hub_mixin_info.repo_url  # the code's home, declared with the class
@@ -134,29 +135,20 @@ def _overview(config: dict, metrics: dict) -> str:
 
 
 def _beyond_imdb(metrics: dict) -> str:
-    """The short-sentence and behavioural figures ``benchmarks/behavior.py --record`` adds, if it ran."""
-    def mapping(value: object, numbers: bool = False) -> dict:
-        value = value if isinstance(value, dict) else {}
-        if numbers:  # a malformed figure is left out, not printed
-            value = {k: v for k, v in value.items() if isinstance(v, int | float) and not isinstance(v, bool)}
-        return value
-
-    short = mapping(metrics.get("short_sentences"), numbers=True)
-    rates = mapping(mapping(metrics.get("behavior")).get("pass_rates"), numbers=True)
-    if not short and not rates:
-        return ""
+    """The short-sentence and behavioural figures ``benchmarks/behavior.py --record`` adds, if it ran
+    (read as the demo reads them: malformed figures are left out)."""
+    facts = model_facts(metrics)
+    sources = ", ".join(f"{_percent(accuracy)} ({source})" for source, accuracy in
+                        (("Amazon", facts.amazon_accuracy), ("Yelp", facts.yelp_accuracy)) if accuracy is not None)
     text = []
-    if short:
-        sources = ", ".join(f"{_percent(v)} ({k.capitalize()})" for k, v in short.items() if k != "examples")
-        count = short.get("examples")
-        count = f"{count:,}" if isinstance(count, int) else "n/a"
+    if sources:
+        count = f"{facts.short_examples:,}" if facts.short_examples else "n/a"
         text.append(f"On {count} short Yelp and Amazon sentences (not used in training): {sources}.")
-    if rates:
-        shown = "; ".join(f"{name} {_percent(rate)}" for name, rate in rates.items()
-                          if name.startswith(("negation", "contrast")))
+    if facts.pass_rates:
+        shown = "; ".join(f"{name} {_percent(rate)}" for name, rate in facts.pass_rates)
         text.append(f"Held-out behavioural tests (CheckList-style templates and words not used in training; "
                     f"`benchmarks/behavior.py`), share right: {shown}.")
-    return " ".join(text) + "\n"
+    return " ".join(text) + "\n" if text else ""
 
 
 # A complete classifier in torch, safetensors and spaCy alone, for the card: it must give the

@@ -1,7 +1,8 @@
 """What the demo shows for an explanation: plain words first, then the exact arithmetic.
 
-Pure functions of an :class:`~textcnn.pipeline.Explanation` (and of the model's class names, metrics
-and filter n-grams), returning named results; the Gradio app only wires them to components.
+Pure functions of an :class:`~textcnn.pipeline.Explanation` (and of the model's class names, the
+figures :mod:`textcnn.facts` reads from its metrics, and its filter n-grams), returning named
+results; the Gradio app only wires them to components.
 
 Everything that came from outside the code (the visitor's text, and the labels, n-grams and metrics
 of a model folder, which may be anyone's) is rendered as text: characters that are invisible or
@@ -17,6 +18,8 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple
+
+from textcnn.facts import CAPABILITY_WORDS, ModelFacts
 
 if TYPE_CHECKING:  # for annotations only: this module needs neither torch nor a model
     from textcnn.pipeline import Explanation
@@ -355,58 +358,7 @@ def what_if(tokens: Sequence[str], removed: Sequence[int], logits: Sequence[floa
 
 
 # --- what the model is good at ---------------------------------------------------------------
-# capabilities of the held-out behavioural suite (benchmarks/behavior_suite.py) that a visitor
-# meets, in the visitor's words; metrics.json names them, the page says them
-CAPABILITY_WORDS = {
-    "negation: positive adjectives": ("negated praise", "not great"),
-    "negation: negative adjectives": ("negated criticism", "not bad"),
-    "negation: positive verbs": ("negated liking", "didn't enjoy"),
-    "negation: negative verbs": ("negated dislike", "wouldn't hate"),
-    "contrast": ("contrasts", "slow at first, but worth it"),
-}
 WEAK_RATE = 0.8  # a capability the model gets right less often than this is named as a limit
-
-
-@dataclass(frozen=True)
-class ModelFacts:
-    """Accuracies from the model folder's metrics.json, each None (or empty) when absent or malformed."""
-
-    test_accuracy: float | None
-    test_examples: int | None
-    yelp_accuracy: float | None
-    amazon_accuracy: float | None
-    short_examples: int | None
-    pass_rates: tuple[tuple[str, float], ...] = ()  # (capability, share right) on held-out sentences
-
-
-def _fraction(value: object) -> float | None:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    return float(value) if ok and 0 <= value <= 1 else None
-
-
-def _count(value: object) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
-
-
-def _dict(value: object) -> dict:
-    return value if isinstance(value, dict) else {}
-
-
-def model_facts(metrics: object) -> ModelFacts:
-    """What metrics.json says about accuracy (a model folder is untrusted: wrong types read as absent,
-    and only the capabilities this module can name are kept)."""
-    metrics = _dict(metrics)
-    short_sentences = _dict(metrics.get("short_sentences"))
-    rates = _dict(_dict(metrics.get("behavior")).get("pass_rates"))
-    return ModelFacts(
-        test_accuracy=_fraction(metrics.get("test_accuracy")),
-        test_examples=_count(_dict(metrics.get("examples")).get("test")),
-        yelp_accuracy=_fraction(short_sentences.get("yelp")),
-        amazon_accuracy=_fraction(short_sentences.get("amazon")),
-        short_examples=_count(short_sentences.get("examples")),
-        pass_rates=tuple((name, rate) for name in CAPABILITY_WORDS
-                         if (rate := _fraction(rates.get(name))) is not None),
-    )
 
 
 def _limits_text(pass_rates: Sequence[tuple[str, float]]) -> str:
