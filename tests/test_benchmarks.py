@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import accuracy, common, inference, memory, training
+from benchmarks import accuracy, common, inference, memory, train_step, training
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SPLIT = {"val_fraction": 0.2, "seed": 3}  # train.py's split settings, as the model folder's metrics.json records them
@@ -139,7 +139,18 @@ def test_quick_mode_uses_the_synthetic_set_even_beside_a_local_copy(monkeypatch,
         assert source == "my/imdb"
 
 
-@pytest.mark.parametrize("name", ["accuracy", "training", "inference", "memory"])
+def test_train_step_quick(tmp_path):
+    out = tmp_path / "train_step.json"
+    train_step.main(["--quick", "--output", str(out)])
+    record = read_record(out, "train_step")
+    windows = record["config"]["sparse_backward_min_windows"]
+    lengths = [int(length) for length in record["results"]]
+    assert min(lengths) < windows <= max(lengths)  # both backward passes are timed
+    for r in record["results"].values():
+        assert r["pooled_conv_ms"] > 0 and r["conv1d_autograd_ms"] > 0
+
+
+@pytest.mark.parametrize("name", ["accuracy", "training", "inference", "memory", "train_step"])
 def test_scripts_run_as_files(name):
     done = subprocess.run([sys.executable, f"benchmarks/{name}.py", "--help"], cwd=REPO_ROOT,
                           capture_output=True, text=True, timeout=60)

@@ -29,7 +29,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from textcnn.model import TextCNN, mask_padded_windows
+from textcnn.model import TextCNN
+from textcnn.pooling import mask_padded_windows
 from textcnn.vocab import PAD_ID
 
 # padded tokens per lookup pass: the windows' sums of one pass stay in the CPU's cache for the max

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
 
+from textcnn.pooling import conv_max_pool
 from textcnn.vocab import PAD_ID
 
 
@@ -53,25 +54,6 @@ class TextCNNConfig:
     def min_length(self) -> int:
         """The shortest padded length: every filter needs one full window."""
         return max(self.filter_widths)
-
-
-def mask_padded_windows(scores: torch.Tensor, lengths: torch.Tensor, width: int) -> torch.Tensor:
-    """``scores`` (B, F, windows) with -inf for the windows that start past each text's last full n-gram.
-
-    Those windows see only padding; masking them makes a padded batch give the same answer as each
-    text alone (a text shorter than the filter keeps its first window, which holds all of it). On
-    the CPU only the tail that can hold padding is masked, in place; on a GPU every window is, out
-    of place, since finding the tail would make the CPU wait for the GPU.
-    """
-    valid = (lengths - width + 1).clamp(min=1)  # (B,)
-    if scores.is_cuda:
-        t = torch.arange(scores.shape[-1], device=scores.device)  # (windows,)
-        return scores.masked_fill(t >= valid[:, None, None], float("-inf"))
-    first_invalid = int(valid.min())  # every window before this one is valid in every row
-    if first_invalid < scores.shape[-1]:
-        t = torch.arange(first_invalid, scores.shape[-1], device=scores.device)  # (tail,)
-        scores[..., first_invalid:].masked_fill_(t >= valid[:, None, None], float("-inf"))
-    return scores
 
 
 @dataclass
@@ -124,6 +106,8 @@ class TextCNN(
         super().__init__()
         self.config = config
         self.embedding = nn.Embedding(config.vocab_size, config.embedding_dim, padding_idx=PAD_ID)
+        # each width's filters, applied by textcnn.pooling with its cheaper backward; kept as nn.Conv1d
+        # so the weights keep conv1d's layout and names in saved model folders
         self.convs = nn.ModuleList(
             nn.Conv1d(config.embedding_dim, config.num_filters, kernel_size=w) for w in config.filter_widths
         )
@@ -141,16 +125,11 @@ class TextCNN(
         if self.training and self.embedding_dropout > 0:
             keep = torch.rand(x.shape[:2], device=x.device) >= self.embedding_dropout  # (B, T)
             x = x * keep.unsqueeze(-1) / (1 - self.embedding_dropout)  # (B, T, E)
-        x = x.transpose(1, 2)  # (B, E, T) channels first for conv1d
         values, where = [], []
-        for width, conv in zip(self.config.filter_widths, self.convs):
-            a = mask_padded_windows(conv(x), lengths, width)  # (B, F_w, T - width + 1) one pre-activation per window
-            if positions or a.requires_grad:  # training: max's backward is cheaper than amax's
-                v, p = a.max(dim=-1)  # (B, F_w) max over time, and where it was
-                where.append(p)
-            else:
-                v = a.amax(dim=-1)  # (B, F_w) the same maxima, faster when the positions are not needed
+        for conv in self.convs:
+            v, p = conv_max_pool(x, conv.weight, conv.bias, lengths, positions)  # (B, F_w) max over time, and where
             values.append(v)
+            where.append(p)
         # relu(max(x)) == max(relu(x)), and is F times cheaper than a ReLU over every window
         pooled = F.relu(torch.cat(values, dim=1))  # (B, F)
         return pooled, torch.cat(where, dim=1) if positions else None  # (B, F), (B, F)
