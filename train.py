@@ -16,6 +16,7 @@ import math
 import platform
 import shutil
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import NamedTuple
@@ -237,6 +238,41 @@ def load_checked(settings: RunSettings) -> dict:
     return raw
 
 
+def word_vectors(settings: RunSettings, documents: list[list[str]]):
+    """The initial word vectors: GloVe as named, adapted to the reviews by word2vec, or learned here from
+    ``documents`` (unlabelled plus training reviews: no validation or test text); None for random ones."""
+    if settings.glove == "none":
+        return None
+    glove = load_glove(settings.glove) if settings.pretrained_vectors else None
+    if settings.glove == "word2vec" or settings.adapt_embeddings:
+        glove = train_word2vec(documents, dim=None if glove else settings.embedding_dim or 100, init=glove,
+                               seed=settings.seed, workers=max(1, settings.num_proc))
+    return glove
+
+
+def in_background(function, *args):
+    """Start ``function(*args)`` on a daemon thread (an interrupted run exits without waiting for it);
+    returns a function that waits for it and gives its result, or raises its error."""
+    outcome: dict = {}
+
+    def run() -> None:
+        try:
+            outcome["result"] = function(*args)
+        except BaseException as error:  # handed to the caller, who decides
+            outcome["error"] = error
+
+    thread = threading.Thread(target=run, name=function.__name__, daemon=True)
+    thread.start()
+
+    def result():
+        thread.join()
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["result"]
+
+    return result
+
+
 def prepare(settings: RunSettings) -> Prepared:
     """Load and tokenise IMDb, carve validation from train, build the vocabulary, give the
     unlabelled reviews the teacher's soft labels and make the initial word vectors."""
@@ -249,11 +285,14 @@ def prepare(settings: RunSettings) -> Prepared:
     train_labels = tokenized["train"]["label"]
     train_idx, val_idx = stratified_split(train_labels, settings.val_fraction, settings.seed)
     labelled_tokens = [train_tokens[i] for i in train_idx]  # what the model, teacher and word2vec learn from
+    unlabelled_tokens = tokenized["unsupervised"].data.column("tokens").to_pylist() if settings.needs_unlabelled else []
+    # the word vectors need only the tokens: word2vec's loops release the GIL, so they train on a second
+    # thread while this one encodes and the teacher works (about half a minute less on two cores)
+    word_vectors_job = in_background(word_vectors, settings, labelled_tokens + unlabelled_tokens)
     vocab = Vocab.build(labelled_tokens, settings.vocab_size, settings.min_freq)
     all_train = encode(train_tokens, train_labels, vocab, settings.max_tokens)
     labelled, validation = all_train.subset(train_idx), all_train.subset(val_idx)
     test = encode(tokenized["test"]["tokens"], tokenized["test"]["label"], vocab, settings.max_tokens)
-    unlabelled_tokens = tokenized["unsupervised"].data.column("tokens").to_pylist() if settings.needs_unlabelled else []
 
     # distillation: the teacher's soft labels on unlabelled reviews join the training set
     unlabelled, teacher_report = EncodedSplit([], np.zeros(0, dtype=np.int64)), None
@@ -283,15 +322,11 @@ def prepare(settings: RunSettings) -> Prepared:
         log.info("short texts: %d review sentences with the teacher's labels, %d templated sentences",
                  len(extra) - synthetic, synthetic)
 
-    # initial embeddings: GloVe, adapted to the reviews by word2vec, or learned here
-    if settings.glove == "none":
+    # the word vectors, made on the second thread meanwhile
+    glove = word_vectors_job()
+    if glove is None:
         vectors, coverage, dim = None, 0, settings.embedding_dim or 50
     else:
-        glove = load_glove(settings.glove) if settings.pretrained_vectors else None
-        if settings.glove == "word2vec" or settings.adapt_embeddings:  # unlabelled plus training reviews: no validation or test text
-            documents = labelled_tokens + unlabelled_tokens
-            glove = train_word2vec(documents, dim=None if glove else settings.embedding_dim or 100, init=glove,
-                                   seed=settings.seed, workers=max(1, settings.num_proc))
         vectors, coverage = embedding_matrix(vocab, glove, seed=settings.seed)
         dim = glove.dim
         log.info("vectors %s: %d of %d vocabulary words have one (%.1f%%)", settings.glove, coverage, len(vocab),

@@ -288,3 +288,13 @@ def test_vader_weight_without_spans_to_label_is_refused(argv):
     with pytest.raises(SettingsError, match="--vader-weight labels the sentences of --spans"):
         train.parse_args(argv).resolved()
     assert train.parse_args(["--vader-weight", "2", "--spans", "10"]).resolved().vader_weight == 2
+
+
+def test_in_background_gives_the_result_or_raises_the_error():
+    assert train.in_background(lambda a, b: a + b, 2, 3)() == 5
+
+    def fails():
+        raise ValueError("no vectors")
+
+    with pytest.raises(ValueError, match="no vectors"):
+        train.in_background(fails)()
