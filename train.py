@@ -287,7 +287,7 @@ def prepare(settings: RunSettings) -> Prepared:
     labelled_tokens = [train_tokens[i] for i in train_idx]  # what the model, teacher and word2vec learn from
     unlabelled_tokens = tokenized["unsupervised"].data.column("tokens").to_pylist() if settings.needs_unlabelled else []
     # the word vectors need only the tokens: word2vec's loops release the GIL, so they train on a second
-    # thread while this one encodes and the teacher works (about half a minute less on two cores)
+    # thread while this one encodes and the teacher works, each on a core of its own most of the time
     word_vectors_job = in_background(word_vectors, settings, labelled_tokens + unlabelled_tokens)
     vocab = Vocab.build(labelled_tokens, settings.vocab_size, settings.min_freq)
     all_train = encode(train_tokens, train_labels, vocab, settings.max_tokens)
