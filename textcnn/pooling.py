@@ -8,8 +8,8 @@ features reaches the convolution at ``B x F`` windows and nowhere else. Autograd
 scatters it into a dense (B, F, windows) tensor of zeros and runs the convolution's whole backward
 over that. :class:`ConvMaxPool` does the same for short texts, in the forward's precision, and for
 long ones gathers the winning windows and computes the gradients of the weights, the bias and the
-token vectors from them alone: the same gradients up to float rounding, at a cost that does not
-grow with the length. A training step on a batch of 400-token reviews is about twice as fast on a
+token vectors from them alone: the same gradients up to float rounding, at a cost that barely
+grows with the length. A training step on a batch of 400-token reviews is about twice as fast on a
 CPU (``python benchmarks/train_step.py``).
 """
 
