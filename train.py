@@ -286,9 +286,10 @@ def prepare(settings: RunSettings) -> Prepared:
     train_idx, val_idx = stratified_split(train_labels, settings.val_fraction, settings.seed)
     labelled_tokens = [train_tokens[i] for i in train_idx]  # what the model, teacher and word2vec learn from
     unlabelled_tokens = tokenized["unsupervised"].data.column("tokens").to_pylist() if settings.needs_unlabelled else []
+    reviews = labelled_tokens + unlabelled_tokens  # no validation or test text: word2vec's and the spans' source
     # the word vectors need only the tokens: word2vec's loops release the GIL, so they train on a second
     # thread while this one encodes and the teacher works, each on a core of its own most of the time
-    word_vectors_job = in_background(word_vectors, settings, labelled_tokens + unlabelled_tokens)
+    word_vectors_job = in_background(word_vectors, settings, reviews)
     vocab = Vocab.build(labelled_tokens, settings.vocab_size, settings.min_freq)
     all_train = encode(train_tokens, train_labels, vocab, settings.max_tokens)
     labelled, validation = all_train.subset(train_idx), all_train.subset(val_idx)
@@ -315,7 +316,7 @@ def prepare(settings: RunSettings) -> Prepared:
         spans, synthetic, vader_weight = settings.spans or 0, settings.synthetic or 0, settings.vader_weight or 0.0
         if settings.dry_run:
             spans, synthetic = min(spans, 200), min(synthetic, 200)
-        extra = short_texts(labelled_tokens + unlabelled_tokens, spans, synthetic, teacher, vocab, settings.max_tokens,
+        extra = short_texts(reviews, spans, synthetic, teacher, vocab, settings.max_tokens,
                             settings.seed, view, vader_weight=vader_weight)
         unlabelled = concatenate(unlabelled, extra)
         teacher_report.update(spans=len(extra) - synthetic, synthetic=synthetic, vader_weight=vader_weight)

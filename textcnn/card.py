@@ -16,8 +16,8 @@ from typing import Any
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from textcnn.data import IMDB_HUB_ID
-from textcnn.model import TextCNN
 from textcnn.facts import model_facts
+from textcnn.model import TextCNN
 from textcnn.settings import RunSettings
 
 CODE_URL = TextCNN._hub_mixin_info.repo_url  # the code's home, declared with the class
