@@ -101,6 +101,7 @@ TRAINING_TEMPLATES = (
     Template("negation", "Nobody would {verb_a} {subject}.", flip=True),
     Template("negation", "My friends {aux} {verb_a} {subject} either.", flip=True),
     Template("negation", "Nobody I know {verbed_a} it.", flip=True),
+    Template("negation", "No one I know {verbed_a} {subject}.", flip=True),
     Template("negation", "You won't {verb_a} {subject}.", flip=True),
     Template("negation", "I honestly {aux} {verb_a} one bit of it.", flip=True),
     Template("negation", "{Subject} is no {noun_a}.", flip=True),
@@ -118,6 +119,10 @@ TRAINING_TEMPLATES = (
     Template("contrast", "While the pacing is {adj_b}, I {verbed_a} it."),
     Template("contrast", "{Subject} was {adj_a}, though a couple of parts were {adj_b}."),
     Template("contrast", "It may look {adj_b}, but {subject} is {adj_a}."),
+    # the overridden clause within five tokens of its conjunction, where one filter sees both
+    Template("contrast", "{Subject} was {adj_a}, although it got {adj_b} later."),
+    Template("contrast", "{Subject} is {adj_a}, though parts are {adj_b}."),
+    Template("contrast", "Though the music is {adj_b}, {subject} is {adj_a}."),
     # intensifiers and diminishers keep the polarity
     Template("intensifier", "{Subject} feels {intensifier} {adj_a}."),
     Template("intensifier", "{intensifier} {adj_a}!"),
