@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from textcnn.atomic import remove_stale_staging
-from textcnn.augment import mark_negation, short_texts
+from textcnn.augment import mark_contrast, mark_negation, short_texts
 from textcnn.card import model_card
 from textcnn.checkpoint import checkpoint_args, load_checkpoint, save_checkpoint
 from textcnn.data import (
@@ -118,6 +118,9 @@ def parse_args(argv: list[str] | None = None) -> RunSettings:
     p.add_argument("--negation-scope", action=argparse.BooleanOptionalAction, default=d.negation_scope,
                    help="with --distill: the teacher reads each word after a negator (not, n't, never, no, ...), up to "
                         "the next punctuation mark, as a negated word of its own")
+    p.add_argument("--contrast-scope", action=argparse.BooleanOptionalAction, default=d.contrast_scope,
+                   help="with --distill: the teacher reads the words a contrast overrides (before 'but' in its sentence, "
+                        "after 'although', 'though', 'despite' up to the next punctuation mark) as conceded words of their own")
     p.add_argument("--vader-weight", type=float, metavar="W", default=d.vader_weight,
                    help="with --spans: the spans' labels add W times VADER's compound score (a rule-based "
                         "sentiment lexicon that reads negation, 'but' and intensifiers; -1 to 1; needs the "
@@ -238,6 +241,18 @@ def load_checked(settings: RunSettings) -> dict:
     return raw
 
 
+def teacher_view(settings: RunSettings):
+    """What the n-gram teacher reads of a token list: the tokens, with negated and conceded words marked
+    as the settings ask (negation first, so a negated word in a conceded clause carries both marks)."""
+    marks = [mark for mark, on in ((mark_negation, settings.negation_scope), (mark_contrast, settings.contrast_scope)) if on]
+
+    def view(tokens: list[str]) -> list[str]:
+        for mark in marks:
+            tokens = mark(tokens)
+        return list(tokens)
+    return view
+
+
 def word_vectors(settings: RunSettings, documents: list[list[str]]):
     """The initial word vectors: GloVe as named, adapted to the reviews by word2vec, or learned here from
     ``documents`` (unlabelled plus training reviews: no validation or test text); None for random ones."""
@@ -297,7 +312,7 @@ def prepare(settings: RunSettings) -> Prepared:
 
     # distillation: the teacher's soft labels on unlabelled reviews join the training set
     unlabelled, teacher_report = EncodedSplit([], np.zeros(0, dtype=np.int64)), None
-    view = mark_negation if settings.negation_scope else list  # what the teacher reads of a token list
+    view = teacher_view(settings)
     if settings.distill:
         teacher_started = time.perf_counter()
         teacher = NgramTeacher(c=settings.teacher_c).fit([view(t) for t in labelled_tokens], labelled.labels)
@@ -306,7 +321,8 @@ def prepare(settings: RunSettings) -> Prepared:
         chosen = unlabelled_tokens if settings.distill_reviews is None else unlabelled_tokens[: settings.distill_reviews]
         unlabelled = encode(chosen, None, vocab, settings.max_tokens, targets=teacher.predict_proba([view(t) for t in chosen]))
         teacher_report = {"kind": "NB-weighted logistic regression, binary word 1-3 grams", "C": settings.teacher_c,
-                          "negation_scope": bool(settings.negation_scope), "val_accuracy": teacher_val,
+                          "negation_scope": bool(settings.negation_scope),
+                          "contrast_scope": bool(settings.contrast_scope), "val_accuracy": teacher_val,
                           "unlabelled_reviews": len(unlabelled), "seconds": round(time.perf_counter() - teacher_started, 2)}
         log.info("teacher: val acc %.4f; soft labels for %d unlabelled reviews (%.0fs)", teacher_val, len(unlabelled),
                  teacher_report["seconds"])

@@ -153,7 +153,7 @@ def teacher_scorers(train_texts: list[str], train_labels: list[int], model_log_o
 
     import numpy as np
 
-    from textcnn.augment import mark_negation, vader_compound
+    from textcnn.augment import mark_contrast, mark_negation, vader_compound
     from textcnn.settings import RunSettings
     from textcnn.teacher import NgramTeacher
     from textcnn.tokenizer import Tokenizer
@@ -161,7 +161,9 @@ def teacher_scorers(train_texts: list[str], train_labels: list[int], model_log_o
     tokenizer = Tokenizer()
     documents = tokenizer.batch(train_texts)
     scorers = {}
-    for name, view in (("ngram_teacher", list), ("ngram_teacher_negation_scope", mark_negation)):
+    views = (("ngram_teacher", list), ("ngram_teacher_negation_scope", mark_negation),
+             ("ngram_teacher_negation_contrast_scope", lambda tokens: mark_contrast(mark_negation(tokens))))
+    for name, view in views:
         teacher = NgramTeacher(c=RunSettings().teacher_c).fit([view(d) for d in documents], train_labels)
 
         def score(texts, teacher=teacher, view=view):
@@ -176,9 +178,11 @@ def teacher_scorers(train_texts: list[str], train_labels: list[int], model_log_o
     for weight in VADER_WEIGHTS:
         scorers[f"textcnn_plus_{weight}_vader"] = lambda texts, w=weight: [
             m + w * v for m, v in zip(model_log_odds(texts), vader(texts))]
-    for weight in VADER_WEIGHTS:  # the labels of train.py --spans --negation-scope --vader-weight W
-        scorers[f"ngram_teacher_negation_scope_plus_{weight}_vader"] = lambda texts, w=weight: [
-            t + w * v for t, v in zip(scorers["ngram_teacher_negation_scope"](texts), vader(texts))]
+    # the labels of train.py --spans --negation-scope [--contrast-scope] --vader-weight W
+    for teacher in ("ngram_teacher_negation_scope", "ngram_teacher_negation_contrast_scope"):
+        for weight in VADER_WEIGHTS:
+            scorers[f"{teacher}_plus_{weight}_vader"] = lambda texts, w=weight, t=teacher: [
+                s + w * v for s, v in zip(scorers[t](texts), vader(texts))]
     return scorers
 
 

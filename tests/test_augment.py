@@ -10,7 +10,7 @@ import pytest
 
 from benchmarks import behavior_suite
 from textcnn import augment
-from textcnn.augment import TRAINING_LEXICON, TRAINING_TEMPLATES, Lexicon, Template, fill, mark_negation, sample_spans, sentence_spans, synthetic_sentences
+from textcnn.augment import TRAINING_LEXICON, TRAINING_TEMPLATES, Lexicon, Template, fill, mark_contrast, mark_negation, sample_spans, sentence_spans, synthetic_sentences
 
 HELD_OUT_TEMPLATES = behavior_suite.TEMPLATES + behavior_suite.INVARIANCE_TEMPLATES
 TINY = Lexicon((["bad"], ["good"]), ([("hate", "hated")], [("love", "loved")]), (["mess"], ["gem"]),
@@ -87,6 +87,32 @@ def test_mark_negation_marks_up_to_punctuation_or_but():
     assert mark_negation("never boring but long".split()) == ["never", "NOT_boring", "but", "long"]
     assert mark_negation("good film".split()) == ["good", "film"]
     assert augment.NEGATED_PREFIX not in "".join(mark_negation(["not"]))
+
+
+
+@pytest.mark.parametrize("text, marked", [
+    # before "but", back to the start of its sentence
+    ("the plot was great , but the film was silly .",
+     "C_the C_plot C_was C_great , but the film was silly ."),
+    ("fine . good acting but a dull plot !", "fine . C_good C_acting but a dull plot !"),
+    # after a concessive, up to the next punctuation mark, on either side of the main clause
+    ("although the acting was bad , the film was great .", "although C_the C_acting C_was C_bad , the film was great ."),
+    ("it was great , though the ending was weak", "it was great , though C_the C_ending C_was C_weak"),
+    # two contrasts in one sentence: each "but" concedes what came since the last one
+    ("good but long but fun", "C_good but C_long but fun"),
+    # nothing to concede
+    ("a good film .", "a good film ."),
+    ("but it was fun", "but it was fun"),
+])
+def test_mark_contrast_hand_checked(text, marked):
+    assert mark_contrast(text.split()) == marked.replace("C_", augment.CONCEDED_PREFIX).split()
+
+
+def test_mark_contrast_composes_with_negation_and_keeps_the_length():
+    tokens = "it was not bad but boring".split()
+    marked = mark_contrast(mark_negation(tokens))
+    assert marked == ["CONCEDED_it", "CONCEDED_was", "CONCEDED_not", "CONCEDED_NOT_bad", "but", "boring"]
+    assert len(marked) == len(tokens)
 
 
 def test_short_texts_label_spans_by_the_teacher_without_its_prior_and_templates_by_their_labels():

@@ -138,8 +138,9 @@ def test_quick_run_scores_the_teachers_on_the_same_cases(tiny_model_dir, tiny_im
     behavior.main(["--quick", "--teachers", "--model", str(tiny_model_dir), "--dataset", str(tiny_imdb),
                    "--sentences", str(tmp_path / "absent.parquet"), "--output", str(out)])
     results = json.loads(out.read_text())["results"]
-    assert {"ngram_teacher", "ngram_teacher_negation_scope"} <= set(results)
-    for name in ("ngram_teacher", "ngram_teacher_negation_scope"):
+    teachers = ("ngram_teacher", "ngram_teacher_negation_scope", "ngram_teacher_negation_contrast_scope")
+    assert set(teachers) <= set(results)
+    for name in teachers:
         assert set(results[name]["capabilities"]) == REQUIRED
         assert set(results[name]["short_sentences"]) == {"yelp", "amazon"}
 

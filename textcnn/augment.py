@@ -1,15 +1,17 @@
-"""Training-side text for reading sentences: short spans of reviews, negation scope, templated sentences.
+"""Training-side text for reading sentences: short spans of reviews, negation and contrast scope, templated sentences.
 
 IMDb reviews are long, and a review's label says little about any one of its sentences: a
 network trained on whole reviews alone learns which words lean positive or negative, but not
 what "not", "never" or "but" do to them, and on a one-line input its bias term weighs as much
-as the words. Three things here give it short, labelled text to learn that from:
+as the words. Four things here give it short, labelled text to learn that from:
 
 - ``sentence_spans`` cuts reviews into sentences; train.py has the n-gram teacher label each
   span (its own class probabilities for that span alone), so spans carry soft labels;
 - ``mark_negation`` marks the words after a negator up to the next punctuation mark (Das & Chen
   2001; Pang, Lee & Vaithyanathan 2002), so that the teacher tells "not good" from "good" wherever
   in the clause the negator is;
+- ``mark_contrast`` does the same for the words a contrast overrides (before "but", inside an
+  "although" clause), so that the teacher learns from whole reviews how little a conceded "great" says;
 - ``synthetic_sentences`` fills this module's templates with this module's word lists: plain
   praise and blame, negated (label flipped), contrasted with "but"/"although" (the main clause
   decides), intensified and softened.
@@ -266,6 +268,45 @@ def mark_negation(tokens: Sequence[str]) -> list[str]:
         else:
             out.append(NEGATED_PREFIX + token if negated else token)
     return out
+
+
+
+# --- contrast scope ---------------------------------------------------------------------------------
+
+CONCESSIVES = frozenset({"although", "though", "despite", "whereas"})
+CONCEDED_PREFIX = "CONCEDED_"
+
+
+def mark_contrast(tokens: Sequence[str]) -> list[str]:
+    """``tokens`` with the words a contrast overrides prefixed by ``CONCEDED_``: those before "but" in
+    its sentence, and those after "although", "though", "despite" or "whereas" up to the next
+    punctuation mark. ["good", "acting", "but", "dull"] -> ["CONCEDED_good", "CONCEDED_acting", "but",
+    "dull"]; a teacher reading them learns from whole reviews how much a conceded word still counts."""
+    out = list(tokens)
+    clause_start, conceding = 0, False
+    for i, token in enumerate(tokens):
+        if token == "but":
+            for j in range(clause_start, i):
+                if not _is_punctuation(out[j]) and not out[j].startswith(CONCEDED_PREFIX):
+                    out[j] = CONCEDED_PREFIX + out[j]
+            clause_start, conceding = i + 1, False
+        elif token in CONCESSIVES:
+            conceding = True
+        elif _is_punctuation(token):
+            conceding = False
+            if token in SENTENCE_END or set(token) <= _SENTENCE_END_CHARACTERS:
+                clause_start = i + 1
+        elif conceding:
+            out[i] = CONCEDED_PREFIX + token
+    return out
+
+
+_PUNCTUATION = frozenset(string.punctuation)
+_SENTENCE_END_CHARACTERS = frozenset(".!?")
+
+
+def _is_punctuation(token: str) -> bool:
+    return token[:1] in _PUNCTUATION and set(token) <= _PUNCTUATION
 
 
 # --- what train.py adds to the soft-labelled training examples -------------------------------------

@@ -56,6 +56,7 @@ class RunSettings:
     spans: int | None = _data(None)  # None and 0 both mean none; None keeps older prepared folders matching
     synthetic: int | None = _data(None)
     negation_scope: bool | None = _data(None)
+    contrast_scope: bool | None = _data(None)  # None keeps older prepared folders matching
     vader_weight: float | None = _data(None)  # None and 0 both mean off; None keeps older prepared folders matching
     freeze_embeddings: bool = False
     # model
