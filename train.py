@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from textcnn.atomic import remove_stale_staging
-from textcnn.augment import mark_contrast, mark_negation, short_texts
+from textcnn.augment import short_texts, teacher_view
 from textcnn.card import model_card
 from textcnn.checkpoint import checkpoint_args, load_checkpoint, save_checkpoint
 from textcnn.data import (
@@ -241,18 +241,6 @@ def load_checked(settings: RunSettings) -> dict:
     return raw
 
 
-def teacher_view(settings: RunSettings):
-    """What the n-gram teacher reads of a token list: the tokens, with negated and conceded words marked
-    as the settings ask (negation first, so a negated word in a conceded clause carries both marks)."""
-    marks = [mark for mark, on in ((mark_negation, settings.negation_scope), (mark_contrast, settings.contrast_scope)) if on]
-
-    def view(tokens: list[str]) -> list[str]:
-        for mark in marks:
-            tokens = mark(tokens)
-        return list(tokens)
-    return view
-
-
 def word_vectors(settings: RunSettings, documents: list[list[str]]):
     """The initial word vectors: GloVe as named, adapted to the reviews by word2vec, or learned here from
     ``documents`` (unlabelled plus training reviews: no validation or test text); None for random ones."""
@@ -312,7 +300,7 @@ def prepare(settings: RunSettings) -> Prepared:
 
     # distillation: the teacher's soft labels on unlabelled reviews join the training set
     unlabelled, teacher_report = EncodedSplit([], np.zeros(0, dtype=np.int64)), None
-    view = teacher_view(settings)
+    view = teacher_view(bool(settings.negation_scope), bool(settings.contrast_scope))  # what the teacher reads
     if settings.distill:
         teacher_started = time.perf_counter()
         teacher = NgramTeacher(c=settings.teacher_c).fit([view(t) for t in labelled_tokens], labelled.labels)

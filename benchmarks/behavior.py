@@ -153,7 +153,7 @@ def teacher_scorers(train_texts: list[str], train_labels: list[int], model_log_o
 
     import numpy as np
 
-    from textcnn.augment import mark_contrast, mark_negation, vader_compound
+    from textcnn.augment import teacher_view, vader_compound
     from textcnn.settings import RunSettings
     from textcnn.teacher import NgramTeacher
     from textcnn.tokenizer import Tokenizer
@@ -161,8 +161,8 @@ def teacher_scorers(train_texts: list[str], train_labels: list[int], model_log_o
     tokenizer = Tokenizer()
     documents = tokenizer.batch(train_texts)
     scorers = {}
-    views = (("ngram_teacher", list), ("ngram_teacher_negation_scope", mark_negation),
-             ("ngram_teacher_negation_contrast_scope", lambda tokens: mark_contrast(mark_negation(tokens))))
+    views = (("ngram_teacher", teacher_view(False, False)), ("ngram_teacher_negation_scope", teacher_view(True, False)),
+             ("ngram_teacher_negation_contrast_scope", teacher_view(True, True)))
     for name, view in views:
         teacher = NgramTeacher(c=RunSettings().teacher_c).fit([view(d) for d in documents], train_labels)
 

@@ -10,7 +10,7 @@ import pytest
 
 from benchmarks import behavior_suite
 from textcnn import augment
-from textcnn.augment import TRAINING_LEXICON, TRAINING_TEMPLATES, Lexicon, Template, fill, mark_contrast, mark_negation, sample_spans, sentence_spans, synthetic_sentences
+from textcnn.augment import TRAINING_LEXICON, TRAINING_TEMPLATES, Lexicon, Template, fill, mark_contrast, mark_negation, sample_spans, sentence_spans, synthetic_sentences, teacher_view
 
 HELD_OUT_TEMPLATES = behavior_suite.TEMPLATES + behavior_suite.INVARIANCE_TEMPLATES
 TINY = Lexicon((["bad"], ["good"]), ([("hate", "hated")], [("love", "loved")]), (["mess"], ["gem"]),
@@ -114,6 +114,15 @@ def test_mark_contrast_composes_with_negation_and_keeps_the_length():
     assert marked == ["CONCEDED_it", "CONCEDED_was", "CONCEDED_not", "CONCEDED_NOT_bad", "but", "boring"]
     assert len(marked) == len(tokens)
 
+
+@pytest.mark.parametrize("negation, contrast, expected", [
+    (False, False, "good but not bad"),
+    (True, False, "good but not NOT_bad"),
+    (False, True, "CONCEDED_good but not bad"),
+    (True, True, "CONCEDED_good but not NOT_bad"),
+])
+def test_teacher_view_marks_what_it_is_asked(negation, contrast, expected):
+    assert teacher_view(negation, contrast)("good but not bad".split()) == expected.split()
 
 def test_short_texts_label_spans_by_the_teacher_without_its_prior_and_templates_by_their_labels():
     import numpy as np

@@ -9,7 +9,6 @@ import train
 from textcnn.data import load_imdb
 from textcnn.hub import CURVES, METRICS, load_model
 from textcnn.pipeline import SentimentPipeline
-from textcnn.settings import RunSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -77,16 +76,6 @@ def test_spans_and_synthetic_sentences_join_the_soft_labelled_examples(tiny_imdb
     assert metrics["examples"]["unlabelled"] == 7 + 30 + 12
 
 
-
-@pytest.mark.parametrize("negation, contrast, expected", [
-    (False, False, "good but not bad"),
-    (True, False, "good but not NOT_bad"),
-    (False, True, "CONCEDED_good but not bad"),
-    (True, True, "CONCEDED_good but not NOT_bad"),
-])
-def test_teacher_view_marks_what_the_settings_ask(negation, contrast, expected):
-    view = train.teacher_view(RunSettings(negation_scope=negation, contrast_scope=contrast))
-    assert view("good but not bad".split()) == expected.split()
 
 def test_saved_folder_is_the_model_that_was_evaluated(dry_run, tiny_imdb):
     out, metrics = dry_run

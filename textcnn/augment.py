@@ -217,12 +217,17 @@ def synthetic_sentences(count: int, seed: int = 0, templates: Sequence[Template]
 SENTENCE_END = frozenset({".", "!", "?", ";", "...", "!!", "?!"})
 
 
+def ends_sentence(token: str) -> bool:
+    """Whether ``token`` closes a sentence: ., !, ?, ; or a run of ., ! and ? ("!!!", "?!?")."""
+    return token in SENTENCE_END or (len(token) > 1 and set(token) <= set(".!?"))
+
+
 def sentence_spans(tokens: Sequence[str], min_tokens: int = 3, max_tokens: int = 50) -> Iterator[list[str]]:
     """The sentences of a tokenised text (cut after ., !, ?, ;), each of ``min_tokens`` to
     ``max_tokens`` tokens (longer ones are skipped: they are reviews in miniature already)."""
     start = 0
     for i, token in enumerate(tokens):
-        if token in SENTENCE_END or (len(token) > 1 and set(token) <= set(".!?")):
+        if ends_sentence(token):
             if min_tokens <= i + 1 - start <= max_tokens:
                 yield list(tokens[start : i + 1])
             start = i + 1
@@ -294,7 +299,7 @@ def mark_contrast(tokens: Sequence[str]) -> list[str]:
             conceding = True
         elif _is_punctuation(token):
             conceding = False
-            if token in SENTENCE_END or set(token) <= _SENTENCE_END_CHARACTERS:
+            if ends_sentence(token):
                 clause_start = i + 1
         elif conceding:
             out[i] = CONCEDED_PREFIX + token
@@ -302,12 +307,23 @@ def mark_contrast(tokens: Sequence[str]) -> list[str]:
 
 
 _PUNCTUATION = frozenset(string.punctuation)
-_SENTENCE_END_CHARACTERS = frozenset(".!?")
 
 
 def _is_punctuation(token: str) -> bool:
     return token[:1] in _PUNCTUATION and set(token) <= _PUNCTUATION
 
+
+
+def teacher_view(negation: bool, contrast: bool):
+    """What the n-gram teacher reads of a token list: the tokens, with negated and conceded words marked
+    as asked (negation first, so a negated word in a conceded clause carries both marks)."""
+    marks = [mark for mark, on in ((mark_negation, negation), (mark_contrast, contrast)) if on]
+
+    def view(tokens: Sequence[str]) -> list[str]:
+        for mark in marks:
+            tokens = mark(tokens)
+        return list(tokens)
+    return view
 
 # --- what train.py adds to the soft-labelled training examples -------------------------------------
 
