@@ -197,8 +197,8 @@ def load_sentences(path: Path | None, quick: bool, seed: int) -> tuple[list[str]
 
     frame = pd.read_parquet(path)
     if quick:
-        frame = frame.groupby("source", group_keys=False).apply(
-            lambda g: g.sample(min(len(g), QUICK_SENTENCES_PER_SOURCE), random_state=seed))
+        frame = pd.concat([group.sample(min(len(group), QUICK_SENTENCES_PER_SOURCE), random_state=seed)
+                           for _, group in frame.groupby("source", sort=False)])
     return list(frame["text"]), [int(x) for x in frame["label"]], list(frame["source"]), str(path)
 
 

@@ -128,6 +128,18 @@ def test_quick_run_writes_both_models_results(tiny_model_dir, tiny_imdb, tmp_pat
     assert set(record["behavior_target_met"]) >= {"contrast", "short sentences: yelp"}
 
 
+def test_quick_mode_takes_a_slice_of_each_source_of_a_sentences_file(tmp_path):
+    import pandas as pd
+
+    path = tmp_path / "sentences.parquet"
+    pd.DataFrame({"text": [f"s{i}" for i in range(230)], "label": [i % 2 for i in range(230)],
+                  "source": ["yelp"] * 200 + ["amazon"] * 30}).to_parquet(path)
+    texts, labels, sources, origin = behavior.load_sentences(path, quick=True, seed=0)
+    assert origin == str(path) and len(texts) == len(labels) == len(sources)
+    assert sources.count("yelp") == behavior.QUICK_SENTENCES_PER_SOURCE and sources.count("amazon") == 30
+    assert all(labels[i] == int(texts[i][1:]) % 2 for i in range(len(texts)))  # rows stay whole
+
+
 def test_record_refuses_quick_mode(tiny_model_dir):
     with pytest.raises(SystemExit):
         behavior.main(["--quick", "--record", "--model", str(tiny_model_dir)])
