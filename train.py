@@ -40,6 +40,7 @@ from textcnn.data import (
     stratified_split,
     tokenize_dataset,
 )
+from textcnn.expansion import NEIGHBOURS, expanded_rows, new_words, with_rows
 from textcnn.glove import embedding_matrix, load_glove
 from textcnn.hub import CARD, CURVES, METRICS, PushError, check_push_prerequisites, push_model_folder, save_model_folder
 from textcnn.model import TextCNN, TextCNNConfig
@@ -100,6 +101,10 @@ def parse_args(argv: list[str] | None = None) -> RunSettings:
                         "unsupervised split); by default on with GloVe, off otherwise")
     p.add_argument("--embedding-dim", type=int, default=d.embedding_dim,
                    help="the embedding size with --glove word2vec (default 100) or none (default 50)")
+    p.add_argument("--expand-vocab", type=int, metavar="N", default=d.expand_vocab,
+                   help="after training, add the words among GloVe's N most frequent that the vocabulary lacks, each "
+                        "placed as its 20 nearest trained words moved in training (textcnn/expansion.py): words the "
+                        "reviews never taught are read instead of being <unk>; validation and test read them too")
     # distillation
     p.add_argument("--distill", action=argparse.BooleanOptionalAction, default=d.distill,
                    help="also train on the unlabelled reviews, towards the class probabilities a teacher gives them: "
@@ -293,10 +298,15 @@ def prepare(settings: RunSettings) -> Prepared:
     # the word vectors need only the tokens: word2vec's loops release the GIL, so they train on a second
     # thread while this one encodes and the teacher works, each on a core of its own most of the time
     word_vectors_job = in_background(word_vectors, settings, reviews)
-    vocab = Vocab.build(labelled_tokens, settings.vocab_size, settings.min_freq)
+    vocab = Vocab.build(labelled_tokens, settings.vocab_size, settings.min_freq)  # the words the CNN trains on
+    everything = vocab  # and, with --expand-vocab, the words placed after training, which validation and test read
+    if settings.expand_vocab:
+        everything = Vocab([*vocab.itos, *new_words(vocab, load_glove(settings.glove), settings.expand_vocab)])
     all_train = encode(train_tokens, train_labels, vocab, settings.max_tokens)
     labelled, validation = all_train.subset(train_idx), all_train.subset(val_idx)
-    test = encode(tokenized["test"]["tokens"], tokenized["test"]["label"], vocab, settings.max_tokens)
+    if everything is not vocab:
+        validation = encode([train_tokens[i] for i in val_idx], validation.labels, everything, settings.max_tokens)
+    test = encode(tokenized["test"]["tokens"], tokenized["test"]["label"], everything, settings.max_tokens)
 
     # distillation: the teacher's soft labels on unlabelled reviews join the training set
     unlabelled, teacher_report = EncodedSplit([], np.zeros(0, dtype=np.int64)), None
@@ -336,7 +346,8 @@ def prepare(settings: RunSettings) -> Prepared:
         dim = glove.dim
         log.info("vectors %s: %d of %d vocabulary words have one (%.1f%%)", settings.glove, coverage, len(vocab),
                  100 * coverage / len(vocab))
-    return Prepared(labelled, unlabelled, validation, test, vocab, vectors, coverage, dim, teacher_report)
+    return Prepared(labelled, unlabelled, validation, test, everything, vectors, coverage, dim, teacher_report,
+                    trained_words=len(vocab))
 
 
 def read_or_prepare(settings: RunSettings) -> Prepared:
@@ -359,8 +370,8 @@ def read_or_prepare(settings: RunSettings) -> Prepared:
 # --- the model, its optimiser and its batches ---------------------------------------------------
 
 def build_model(settings: RunSettings, data: Prepared, device: torch.device) -> TextCNN:
-    """Kim's CNN over the prepared vocabulary, its embeddings from the prepared vectors (if any)."""
-    config = TextCNNConfig(vocab_size=len(data.vocab), embedding_dim=data.dim, filter_widths=tuple(settings.filter_widths),
+    """Kim's CNN over the words it trains on, its embeddings from the prepared vectors (if any)."""
+    config = TextCNNConfig(vocab_size=data.trained_size, embedding_dim=data.dim, filter_widths=tuple(settings.filter_widths),
                            num_filters=settings.num_filters, dropout=settings.dropout,
                            embedding_dropout=settings.embedding_dropout, max_tokens=settings.max_tokens)
     model = TextCNN(config)
@@ -452,14 +463,32 @@ def test_once(model: TextCNN, batches: Batches, test: EncodedSplit, settings: Ru
     return loss, accuracy
 
 
+def expand_vocabulary(model: TextCNN, data: Prepared, settings: RunSettings, batches: Batches,
+                      device: torch.device) -> tuple[TextCNN, dict]:
+    """The trained model with rows for the words added after training (textcnn/expansion.py), and a
+    report with its validation figures, which now read those words too."""
+    words = data.vocab.itos
+    trained = model.embedding.weight.detach().float().cpu().numpy()
+    rows = expanded_rows(trained, words[: data.trained_size], load_glove(settings.glove), words[data.trained_size:])
+    model = with_rows(model, rows)
+    val_batches, count = batches.evaluation(data.validation)
+    loss, accuracy = evaluate(model, val_batches, device=device, mixed_precision=False, total=count,
+                              progress=not settings.no_progress, desc="validation")
+    log.info("vocabulary expanded by %d words from %s: val acc %.4f", len(rows), settings.glove, accuracy)
+    return model, {"glove_words": settings.expand_vocab, "added": len(rows), "neighbours": NEIGHBOURS,
+                   "val_accuracy": accuracy, "val_loss": loss}
+
+
 # --- what is written: metrics, the folder, the push ---------------------------------------------
 
-def run_metrics(settings: RunSettings, data: Prepared, model: TextCNN, run: Trained, test: tuple, device: torch.device,
-                times: dict[str, float], argv: list[str] | None) -> dict:
+def run_metrics(settings: RunSettings, data: Prepared, model: TextCNN, run: Trained, test: tuple,
+                expansion: dict | None, device: torch.device, times: dict[str, float], argv: list[str] | None) -> dict:
+    """What metrics.json holds; the validation figures are the saved model's (after any expansion)."""
     test_loss, test_acc = test
+    published = expansion or {"val_accuracy": run.best.val_accuracy, "val_loss": run.best.val_loss}
     return {
-        "val_accuracy": run.best.val_accuracy,
-        "val_loss": run.best.val_loss,
+        "val_accuracy": published["val_accuracy"],
+        "val_loss": published["val_loss"],
         "test_accuracy": test_acc,
         "test_loss": test_loss,
         "best_epoch": run.best.epoch,
@@ -475,6 +504,8 @@ def run_metrics(settings: RunSettings, data: Prepared, model: TextCNN, run: Trai
                      "validation": len(data.validation), "test": len(data.test)},
         "teacher": data.teacher,
         "vocab_size": len(data.vocab),
+        "vocab_expansion": expansion and {**expansion, "trained_val_accuracy": run.best.val_accuracy,
+                                          "trained_val_loss": run.best.val_loss},
         "glove": settings.glove,
         "glove_coverage": data.coverage,
         "parameters": model.num_parameters(),
@@ -527,20 +558,24 @@ def main(argv: list[str] | None = None) -> dict:
 
     data = read_or_prepare(settings)
     train_data = concatenate(data.labelled, data.unlabelled) if len(data.unlabelled) else data.labelled
-    log.info("train %d (+%d soft-labelled), validation %d, test %d reviews; vocabulary %d tokens",
-             len(data.labelled), len(data.unlabelled), len(data.validation), len(data.test), len(data.vocab))
+    log.info("train %d (+%d soft-labelled), validation %d, test %d reviews; vocabulary %d tokens (%d trained)",
+             len(data.labelled), len(data.unlabelled), len(data.validation), len(data.test), len(data.vocab),
+             data.trained_size)
     times["prepared"] = time.perf_counter()
 
     model = build_model(settings, data, device)
     batches = make_batches(settings, model.config, device, train_data)
     optimizer, scheduler = build_optimizer(model, settings, total_steps=batches.steps_per_epoch * settings.epochs)
-    run = train_with_checkpoints(model, optimizer, scheduler, batches, data.validation, settings,
-                                 device=device, mixed_precision=mixed)
+    run = train_with_checkpoints(model, optimizer, scheduler, batches, data.validation.within(data.trained_size),
+                                 settings, device=device, mixed_precision=mixed)
+    expansion = None
+    if len(data.vocab) > data.trained_size:
+        model, expansion = expand_vocabulary(model, data, settings, batches, device)
     times["trained"] = time.perf_counter()
 
     test = test_once(model, batches, data.test, settings, run.best, device)
     filter_ngrams = top_filter_ngrams(model, data.labelled, data.vocab, device, mixed_precision=mixed)
-    metrics = run_metrics(settings, data, model, run, test, device, times, argv)
+    metrics = run_metrics(settings, data, model, run, test, expansion, device, times, argv)
     folder = save(model, data.vocab, filter_ngrams, metrics, run.history, settings)
     log.info("model folder written to %s", folder)
     if not run.interrupted:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import accuracy, common, inference, memory, train_step, training
+from benchmarks import accuracy, common, expansion, inference, memory, train_step, training
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SPLIT = {"val_fraction": 0.2, "seed": 3}  # train.py's split settings, as the model folder's metrics.json records them
@@ -86,6 +86,31 @@ def test_memory_quick(model_dir, tiny_imdb, tmp_path):
     assert record["results"]["peak_rss_mb"] >= max(stages.values())
 
 
+def test_expansion_quick(model_dir, tiny_imdb, tmp_path):
+    out = tmp_path / "expansion.json"
+    expansion.main(quick("--model", model_dir, "--output", str(out), "--words", "20", "60", "--neighbours", "1", "3",
+                         dataset=tiny_imdb))
+    record = read_record(out, "expansion")
+    results = record["results"]
+    assert list(results) == ["as trained", "N=20 k=1", "N=20 k=3", "N=60 k=1", "N=60 k=3"]
+    # the stand-in lists the tiny model's 31 words first, then new ones: its first 60 hold 29 new words
+    assert [r["added"] for r in results.values()] == [0, 0, 0, 29, 29]
+    # no word added, nothing changes: the same model reads the same texts
+    assert results["N=20 k=1"]["val_accuracy"] == results["as trained"]["val_accuracy"]
+    for r in results.values():
+        assert 0 <= r["val_accuracy"] <= 1 and "contrast" in r["capabilities"] and r["short_sentences"]
+    assert record["config"]["validation_reviews"] == 48  # the model's split: 20% of the 240 tiny train reviews
+
+
+def test_expansion_refuses_a_model_expanded_already(model_dir, tmp_path):
+    folder = tmp_path / "expanded"
+    shutil.copytree(model_dir, folder)
+    metrics = json.loads((folder / "metrics.json").read_text())
+    (folder / "metrics.json").write_text(json.dumps({**metrics, "vocab_expansion": {"added": 3}}))
+    with pytest.raises(SystemExit, match="expanded already"):
+        expansion.main(["--quick", "--model", str(folder)])
+
+
 def test_training_quick(tiny_imdb, tmp_path):
     out = tmp_path / "training.json"
     training.main(quick("--output", str(out), dataset=tiny_imdb))
@@ -150,7 +175,7 @@ def test_train_step_quick(tmp_path):
         assert r["pooled_conv_ms"] > 0 and r["conv1d_autograd_ms"] > 0
 
 
-@pytest.mark.parametrize("name", ["accuracy", "training", "inference", "memory", "train_step"])
+@pytest.mark.parametrize("name", ["accuracy", "training", "inference", "memory", "train_step", "expansion"])
 def test_scripts_run_as_files(name):
     done = subprocess.run([sys.executable, f"benchmarks/{name}.py", "--help"], cwd=REPO_ROOT,
                           capture_output=True, text=True, timeout=60)

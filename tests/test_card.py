@@ -68,10 +68,24 @@ def test_body_carries_the_run(metrics):
     assert "| 2 | 0.2700 | 89.00% | 0.2900 | 88.40% | 60.8 s |" in text  # per-epoch history
     assert "| `lr` | `0.001` |" in text and "output_dir" not in text  # options, not where files went
     assert "python train.py --epochs 2" in text
-    assert "GloVe 6B.50d" in text and "28,000 of 30,000 tokens" in text
+    assert "GloVe 6B.50d" in text and "28,000 of 30,000 trained tokens" in text
     assert "Dry run" not in text
     for limit in ("English movie reviews only", "Short texts", "Sarcasm"):
         assert limit in text
+
+
+def test_body_says_how_the_vocabulary_was_expanded(metrics):
+    assert "vocabulary expansion" not in str(model_card(CONFIG, metrics))
+    expanded = {**metrics, "vocab_size": 57_000, "val_accuracy": 0.886,
+                "vocab_expansion": {"glove_words": 50_000, "added": 27_000, "neighbours": 20, "val_accuracy": 0.886,
+                                    "val_loss": 0.29, "trained_val_accuracy": 0.884, "trained_val_loss": 0.29}}
+    config = TextCNNConfig(vocab_size=57_000, embedding_dim=50, filter_widths=(3, 4, 5), num_filters=100, max_tokens=1000)
+    text = str(model_card(config, expanded))
+    assert "the 30,000 the CNN trained on and 27,000 more from GloVe's 50,000 most frequent words" in text
+    assert "its 20 nearest trained words" in text and "(vocabulary expansion)" in text
+    assert "28,000 of 30,000 trained tokens" in text  # coverage counts the words that trained
+    assert "| validation accuracy before the vocabulary expansion | 88.40% |" in text
+    assert "| validation accuracy (best epoch) | 88.60% |" in text
 
 
 def test_body_carries_the_figures_beyond_imdb_when_they_were_recorded(metrics):

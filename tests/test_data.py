@@ -6,6 +6,7 @@ import torch
 
 from textcnn.data import (
     DataError,
+    EncodedSplit,
     batch_indices,
     concatenate,
     encode,
@@ -54,6 +55,15 @@ def test_encode_truncates_and_maps_unknowns():
     assert split.ids[0].tolist() == [2, 3, UNK_ID]
     assert split.ids[1].tolist() == [PAD_ID]
     assert split.lengths.tolist() == [3, 1]
+
+
+def test_within_reads_later_ids_as_unknown_and_keeps_the_rest():
+    split = EncodedSplit([np.array([2, 5, 9]), np.array([7])], np.array([1, 0]), np.array([[0.2, 0.8], [0.9, 0.1]], np.float32))
+    seen = split.within(6)
+    assert [ids.tolist() for ids in seen.ids] == [[2, 5, UNK_ID], [UNK_ID]]
+    assert seen.labels is split.labels and seen.targets is split.targets
+    assert [ids.tolist() for ids in split.within(10).ids] == [[2, 5, 9], [7]]
+    assert split.ids[0].tolist() == [2, 5, 9]  # the split itself is left as it was
 
 
 def test_pad_batch_pads_right_to_a_minimum_length():

@@ -26,10 +26,11 @@ def assert_same(a: EncodedSplit, b: EncodedSplit) -> None:
         np.testing.assert_array_equal(a.targets, b.targets)
 
 
+@pytest.mark.parametrize("trained_words", [None, 3])
 @pytest.mark.parametrize("with_unlabelled", [True, False])
 @pytest.mark.parametrize("with_vectors", [True, False])
 @pytest.mark.parametrize("vocab_size", [2**15, 2**15 + 1, 70_000])  # ids are stored as int16 while they fit
-def test_round_trip(tmp_path, with_unlabelled, with_vectors, vocab_size):
+def test_round_trip(tmp_path, with_unlabelled, with_vectors, vocab_size, trained_words):
     prepared = Prepared(
         labelled=split([3, 1, 7, 5000], vocab_size=vocab_size),
         unlabelled=split([2, 5], targets=True, seed=1) if with_unlabelled else EncodedSplit([], np.zeros(0, np.int64)),
@@ -40,6 +41,7 @@ def test_round_trip(tmp_path, with_unlabelled, with_vectors, vocab_size):
         coverage=2 if with_vectors else 0,
         dim=2,
         teacher={"val_accuracy": 0.9} if with_unlabelled else None,
+        trained_words=trained_words,
     )
     settings = {"seed": 0, "dataset": "imdb", "distill_reviews": None, "teacher_c": 1.0}
     save_prepared(tmp_path / "p", prepared, settings)
@@ -52,6 +54,7 @@ def test_round_trip(tmp_path, with_unlabelled, with_vectors, vocab_size):
     if with_vectors:
         np.testing.assert_array_equal(loaded.vectors, prepared.vectors)
     assert (loaded.coverage, loaded.dim, loaded.teacher) == (prepared.coverage, prepared.dim, prepared.teacher)
+    assert loaded.trained_words == trained_words and loaded.trained_size == (trained_words or 4)
 
 
 def test_other_settings_are_refused(tmp_path):

@@ -105,6 +105,41 @@ def test_freeze_embeddings_keeps_the_pretrained_vectors(tiny_imdb, tiny_glove, t
     assert loaded.model.embedding.weight[great].tolist() == [1.0, 0.0, 0.0, 0.0]
 
 
+def test_expand_vocab_adds_glove_words_after_training_and_measures_with_them(tiny_imdb, tmp_path):
+    import numpy as np
+
+    from textcnn.expansion import expanded_rows
+    from textcnn.glove import read_glove_text
+
+    glove_file = tmp_path / "glove.txt"  # two words the reviews know, then two they never use, then one left out
+    glove_file.write_text("great 1 0 0 0\nawful -1 0 0 0\nsplendid 0.9 0.1 0 0\ndreadful -0.9 0 0.1 0\n"
+                          "marvellous 1 0 0 0\n", encoding="utf-8")
+    out = tmp_path / "model"
+    metrics = train.main(["--dataset", str(tiny_imdb), "--dry-run", "--output-dir", str(out), "--no-progress", "--glove",
+                          str(glove_file), "--no-adapt-embeddings", "--expand-vocab", "4", "--num-proc", "1"])
+    loaded = load_model(out)
+    words = loaded.vocab.itos
+    assert words[-2:] == ["splendid", "dreadful"] and "marvellous" not in words
+    assert loaded.model.config.vocab_size == len(words) == metrics["vocab_size"]
+    report = metrics["vocab_expansion"]
+    assert (report["added"], report["glove_words"], report["neighbours"]) == (2, 4, 20)
+    assert metrics["val_accuracy"] == report["val_accuracy"]  # the saved model's figure, new words read
+    assert 0 <= report["trained_val_accuracy"] <= 1
+    weights = loaded.model.embedding.weight.detach().numpy()
+    trained = len(words) - 2
+    expected = expanded_rows(weights[:trained], words[:trained], read_glove_text(glove_file), words[trained:])
+    np.testing.assert_allclose(weights[trained:], expected, rtol=1e-6)
+    _, ids, _ = SentimentPipeline(loaded.model, loaded.vocab).encode("a splendid film")
+    assert ids[1] == words.index("splendid")  # read, not <unk>
+
+
+def test_expand_vocab_needs_glove():
+    from textcnn.settings import SettingsError
+
+    with pytest.raises(SettingsError, match="--expand-vocab takes its new words from GloVe"):
+        train.parse_args(["--expand-vocab", "100", "--glove", "none"]).resolved()
+
+
 def test_prepared_folder_is_written_then_read_with_the_same_result(tiny_imdb, tiny_glove, tmp_path, monkeypatch):
     prepared = tmp_path / "prepared"
     flags = ["--dataset", str(tiny_imdb), "--dry-run", "--no-progress", "--glove", str(tiny_glove), "--num-proc", "1",

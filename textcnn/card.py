@@ -118,7 +118,7 @@ def _overview(config: dict, metrics: dict) -> str:
         f"{num_filters} convolution filters of each width {widths} slide over the review; each filter keeps its "
         "maximum over the text (max-over-time pooling); dropout and a linear layer give the two class logits. "
         f"Reviews longer than {config.get('max_tokens')} tokens are truncated. The vocabulary holds "
-        f"{config.get('vocab_size')} tokens, `<pad>` and `<unk>` included.\n"
+        f"{config.get('vocab_size')} tokens, `<pad>` and `<unk>` included{_expansion_clause(metrics)}.\n"
     )
     lines.append(
         "Because each pooled feature comes from a single n-gram of the review, a prediction decomposes exactly "
@@ -244,6 +244,23 @@ Downloads go through the usual Hugging Face cache, and with `HF_HUB_OFFLINE=1` t
 """
 
 
+def _expansion_clause(metrics: dict) -> str:
+    expansion = metrics.get("vocab_expansion")
+    if not expansion:
+        return ""
+    return (f": the {_count(_trained_vocab_size(metrics))} the CNN trained on and {_count(expansion.get('added'))} more "
+            f"from GloVe's {_count(expansion.get('glove_words'))} most frequent words, each placed after training "
+            f"where its {expansion.get('neighbours', 'n/a')} nearest trained words had moved (vocabulary expansion), "
+            "so words the reviews never taught still carry their meaning")
+
+
+def _trained_vocab_size(metrics: dict) -> int | None:
+    total, expansion = metrics.get("vocab_size"), metrics.get("vocab_expansion")
+    if total is None or not expansion:
+        return total
+    return total - expansion.get("added", 0)
+
+
 def _training(metrics: dict) -> str:
     settings = RunSettings.from_dict(metrics.get("args", {}))
     lines = ["## Training\n"]
@@ -274,6 +291,8 @@ def _training(metrics: dict) -> str:
         ("test accuracy", _percent(metrics.get("test_accuracy"))),
         ("test loss", _number(metrics.get("test_loss"))),
         ("validation accuracy (best epoch)", _percent(metrics.get("val_accuracy"))),
+        *([("validation accuracy before the vocabulary expansion",
+            _percent(metrics["vocab_expansion"].get("trained_val_accuracy")))] if metrics.get("vocab_expansion") else []),
         ("best epoch", metrics.get("best_epoch", "n/a")),
         ("parameters", _count(metrics.get("parameters"))),
         ("vocabulary", _count(metrics.get("vocab_size"))),
@@ -311,10 +330,10 @@ def _seconds(value: float | None) -> str:
 
 
 def _coverage(metrics: dict) -> str:
-    covered, total = metrics.get("glove_coverage"), metrics.get("vocab_size")
+    covered, total = metrics.get("glove_coverage"), _trained_vocab_size(metrics)
     if not covered or not total:
         return "n/a"
-    return f"{covered:,} of {total:,} tokens ({100 * covered / total:.1f}%)"
+    return f"{covered:,} of {total:,} trained tokens ({100 * covered / total:.1f}%)"
 
 
 def _limitations(config: dict) -> str:

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from textcnn.vocab import PAD_ID, Vocab
+from textcnn.vocab import PAD_ID, UNK_ID, Vocab
 
 IMDB_HUB_ID = "stanfordnlp/imdb"
 LABELS = (0, 1)  # negative, positive
@@ -306,6 +306,10 @@ class EncodedSplit:
     @property
     def lengths(self) -> np.ndarray:
         return np.fromiter((len(x) for x in self.ids), dtype=np.int64, count=len(self.ids))
+
+    def within(self, vocab_size: int) -> EncodedSplit:
+        """These texts as an embedding table of ``vocab_size`` rows reads them: later ids become ``<unk>``."""
+        return EncodedSplit([np.where(ids < vocab_size, ids, UNK_ID) for ids in self.ids], self.labels, self.targets)
 
     def subset(self, indices: Sequence[int]) -> EncodedSplit:
         index = np.asarray(indices, dtype=np.int64)

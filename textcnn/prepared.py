@@ -31,13 +31,18 @@ SPLITS = ("labelled", "unlabelled", "validation", "test")
 class Prepared:
     labelled: EncodedSplit  # the training reviews (validation carved out), with their labels
     unlabelled: EncodedSplit  # reviews with the teacher's soft labels (empty without distillation)
-    validation: EncodedSplit
-    test: EncodedSplit
-    vocab: Vocab
-    vectors: np.ndarray | None  # (V, E) initial embeddings, None for random ones
-    coverage: int  # vocabulary words that have a pretrained vector
+    validation: EncodedSplit  # encoded with the whole vocabulary (the words added after training included)
+    test: EncodedSplit  # likewise
+    vocab: Vocab  # the words the CNN trains on, then those --expand-vocab adds after training
+    vectors: np.ndarray | None  # (trained_words, E) initial embeddings, None for random ones
+    coverage: int  # trained words that have a pretrained vector
     dim: int  # embedding size
     teacher: dict | None  # the teacher's report, None without distillation
+    trained_words: int | None = None  # how many of vocab's words the CNN trains on; None: all
+
+    @property
+    def trained_size(self) -> int:
+        return len(self.vocab) if self.trained_words is None else self.trained_words
 
 
 class SettingsMismatch(ValueError):
@@ -78,7 +83,7 @@ def save_prepared(path: str | Path, prepared: Prepared, settings: dict) -> None:
     if prepared.vectors is not None:
         tensors["vectors"] = torch.from_numpy(np.ascontiguousarray(prepared.vectors, dtype=np.float32))
     meta = {"settings": settings, "vocab": prepared.vocab.itos, "coverage": prepared.coverage, "dim": prepared.dim,
-            "teacher": prepared.teacher}
+            "teacher": prepared.teacher, "trained_words": prepared.trained_words}
     with atomic_directory(path) as staging:
         save_file(tensors, str(staging / ARRAYS))
         (staging / SETTINGS).write_text(json.dumps(meta, ensure_ascii=False))
@@ -101,6 +106,7 @@ def load_prepared(path: str | Path, settings: dict) -> Prepared:
         coverage=meta["coverage"],
         dim=meta["dim"],
         teacher=meta["teacher"],
+        trained_words=meta.get("trained_words"),  # absent from folders written before vocabulary expansion
     )
 
 

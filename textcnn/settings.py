@@ -49,6 +49,7 @@ class RunSettings:
     glove: str = _data("6B.50d")
     adapt_embeddings: bool | None = _data(None)  # None: on with pretrained vectors (see resolved())
     embedding_dim: int | None = _data(None)
+    expand_vocab: int | None = _data(None)  # GloVe's first N words, placed after training; None and 0: off
     # distillation
     distill: bool = _data(True)
     distill_reviews: int | None = _data(None)
@@ -125,6 +126,8 @@ class RunSettings:
             raise SettingsError("--adapt-embeddings continues pretrained vectors: use it with GloVe")
         if not 0 < self.val_fraction < 1:
             raise SettingsError(f"--val-fraction must be between 0 and 1, got {self.val_fraction}")
+        if self.expand_vocab and not self.pretrained_vectors:
+            raise SettingsError("--expand-vocab takes its new words from GloVe: use it with GloVe")
         if self.vader_weight and not (self.spans and self.distill):
             raise SettingsError("--vader-weight labels the sentences of --spans: use it with --spans (and --distill)")
         adapt = self.pretrained_vectors if self.adapt_embeddings is None else self.adapt_embeddings
