@@ -34,6 +34,12 @@ def training_metrics(pipeline) -> dict:
     return pipeline.metrics or {}
 
 
+def validation_split(metrics: dict) -> tuple[float, int]:
+    """(fraction, seed) of the validation split train.py carved for this model (its defaults when unrecorded)."""
+    train_args = metrics.get("args", {})
+    return train_args.get("val_fraction", 0.1), train_args.get("seed", 0)
+
+
 def score(probabilities, labels: list[int]) -> tuple[float, float]:
     """(accuracy, mean cross-entropy) from per-review class probabilities (label order)."""
     correct = sum(max(range(len(p)), key=p.__getitem__) == y for p, y in zip(probabilities, labels))
@@ -86,8 +92,7 @@ def main(argv: list[str] | None = None) -> dict:
     info = common.machine()
     pipeline, load_seconds = common.load_pipeline(args.model)
     trained = training_metrics(pipeline)
-    train_args = trained.get("args", {})
-    val_fraction, split_seed = train_args.get("val_fraction", 0.1), train_args.get("seed", 0)
+    val_fraction, split_seed = validation_split(trained)
 
     with common.dataset_source(args.dataset, args.quick) as source:
         data = common.load_texts(source, ("train", "test"), common.QUICK_SIZES if args.quick else None, args.seed)

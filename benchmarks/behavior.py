@@ -219,7 +219,7 @@ def record_measurements(folder: Path, sentences: dict[str, dict], rates: dict[st
 # --- the run -------------------------------------------------------------------------------------
 
 def main(argv: list[str] | None = None) -> dict:
-    from benchmarks.accuracy import fit_baseline, training_metrics
+    from benchmarks.accuracy import fit_baseline, training_metrics, validation_split
 
     args = parse_args(argv)
     if args.record and args.quick:
@@ -227,8 +227,7 @@ def main(argv: list[str] | None = None) -> dict:
     common.set_threads(args.threads)
     info = common.machine()
     pipeline, _ = common.load_pipeline(args.model)
-    train_args = training_metrics(pipeline).get("args", {})
-    val_fraction, split_seed = train_args.get("val_fraction", 0.1), train_args.get("seed", 0)
+    val_fraction, split_seed = validation_split(training_metrics(pipeline))
 
     def model_labels(texts: list[str]) -> list[int]:
         return [pipeline.labels.index(p.label) for p in pipeline.predict(texts)]

@@ -55,7 +55,7 @@ def quick_glove(vocab, dim: int, seed: int):
 def main(argv: list[str] | None = None) -> dict:
     import numpy as np
 
-    from benchmarks.accuracy import training_metrics
+    from benchmarks.accuracy import training_metrics, validation_split
     from textcnn.data import stratified_split
     from textcnn.expansion import expanded_rows, new_words, with_rows
     from textcnn.glove import load_glove
@@ -69,13 +69,12 @@ def main(argv: list[str] | None = None) -> dict:
     metrics = training_metrics(pipeline)
     if metrics.get("vocab_expansion"):
         sys.exit("error: this model's vocabulary was expanded already: pass one trained without --expand-vocab")
-    train_args = metrics.get("args", {})
     with common.dataset_source(args.dataset, args.quick) as source:
         data = common.load_texts(source, ("train",), common.QUICK_SIZES if args.quick else None, args.seed)
     texts, labels = data["train"]
-    _, val_idx = stratified_split(labels, train_args.get("val_fraction", 0.1), train_args.get("seed", 0))
+    _, val_idx = stratified_split(labels, *validation_split(metrics))
     val_texts, val_labels = [texts[i] for i in val_idx], np.asarray([labels[i] for i in val_idx])
-    glove_source = args.glove or train_args.get("glove", "6B.50d")
+    glove_source = args.glove or metrics.get("args", {}).get("glove", "6B.50d")
     glove = (quick_glove(pipeline.vocab, pipeline.model.config.embedding_dim, args.seed)
              if args.quick and not args.glove else load_glove(glove_source))
     cases = build_suite()
