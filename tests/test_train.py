@@ -133,11 +133,17 @@ def test_expand_vocab_adds_glove_words_after_training_and_measures_with_them(tin
     assert ids[1] == words.index("splendid")  # read, not <unk>
 
 
-def test_expand_vocab_needs_glove():
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--expand-vocab", "100", "--glove", "none"], "--expand-vocab takes its new words from GloVe"),
+    (["--expand-vocab", "100", "--glove", "word2vec"], "--expand-vocab takes its new words from GloVe"),
+    (["--expand-vocab", "-5"], "0 or more, got -5"),
+])
+def test_expand_vocab_needs_glove_and_a_count(argv, message):
     from textcnn.settings import SettingsError
 
-    with pytest.raises(SettingsError, match="--expand-vocab takes its new words from GloVe"):
-        train.parse_args(["--expand-vocab", "100", "--glove", "none"]).resolved()
+    with pytest.raises(SettingsError, match=message):
+        train.parse_args(argv).resolved()
+    assert train.parse_args(["--expand-vocab", "0"]).resolved().expand_vocab == 0
 
 
 def test_prepared_folder_is_written_then_read_with_the_same_result(tiny_imdb, tiny_glove, tmp_path, monkeypatch):

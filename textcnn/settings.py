@@ -126,6 +126,8 @@ class RunSettings:
             raise SettingsError("--adapt-embeddings continues pretrained vectors: use it with GloVe")
         if not 0 < self.val_fraction < 1:
             raise SettingsError(f"--val-fraction must be between 0 and 1, got {self.val_fraction}")
+        if self.expand_vocab is not None and self.expand_vocab < 0:
+            raise SettingsError(f"--expand-vocab counts GloVe words: 0 or more, got {self.expand_vocab}")
         if self.expand_vocab and not self.pretrained_vectors:
             raise SettingsError("--expand-vocab takes its new words from GloVe: use it with GloVe")
         if self.vader_weight and not (self.spans and self.distill):
