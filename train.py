@@ -103,7 +103,7 @@ def parse_args(argv: list[str] | None = None) -> RunSettings:
                    help="the embedding size with --glove word2vec (default 100) or none (default 50)")
     p.add_argument("--expand-vocab", type=int, metavar="N", default=d.expand_vocab,
                    help="after training, add the words among GloVe's N most frequent that the vocabulary lacks, each "
-                        "placed as its 20 nearest trained words moved in training (textcnn/expansion.py): words the "
+                        f"placed as its {NEIGHBOURS} nearest trained words moved in training (textcnn/expansion.py): words the "
                         "reviews never taught are read instead of being <unk>; validation and test read them too")
     # distillation
     p.add_argument("--distill", action=argparse.BooleanOptionalAction, default=d.distill,
