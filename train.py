@@ -302,11 +302,9 @@ def prepare(settings: RunSettings) -> Prepared:
     everything = vocab  # and, with --expand-vocab, the words placed after training, which validation and test read
     if settings.expand_vocab:
         everything = Vocab([*vocab.itos, *new_words(vocab, load_glove(settings.glove), settings.expand_vocab)])
-    all_train = encode(train_tokens, train_labels, vocab, settings.max_tokens)
-    labelled, validation = all_train.subset(train_idx), all_train.subset(val_idx)
-    if everything is not vocab:
-        validation = encode([train_tokens[i] for i in val_idx], validation.labels, everything, settings.max_tokens)
-    test = encode(tokenized["test"]["tokens"], tokenized["test"]["label"], everything, settings.max_tokens)
+    all_train = encode(train_tokens, train_labels, everything, settings.max_tokens)
+    labelled, validation = all_train.subset(train_idx).within(len(vocab)), all_train.subset(val_idx)
+    test =  encode(tokenized["test"]["tokens"], tokenized["test"]["label"], everything, settings.max_tokens)
 
     # distillation: the teacher's soft labels on unlabelled reviews join the training set
     unlabelled, teacher_report = EncodedSplit([], np.zeros(0, dtype=np.int64)), None

@@ -275,7 +275,6 @@ def mark_negation(tokens: Sequence[str]) -> list[str]:
     return out
 
 
-
 # --- contrast scope ---------------------------------------------------------------------------------
 
 CONCESSIVES = frozenset({"although", "though", "despite", "whereas"})
@@ -313,7 +312,6 @@ def _is_punctuation(token: str) -> bool:
     return token[:1] in _PUNCTUATION and set(token) <= _PUNCTUATION
 
 
-
 def teacher_view(negation: bool, contrast: bool):
     """What the n-gram teacher reads of a token list: the tokens, with negated and conceded words marked
     as asked (negation first, so a negated word in a conceded clause carries both marks)."""
@@ -324,6 +322,7 @@ def teacher_view(negation: bool, contrast: bool):
             tokens = mark(tokens)
         return list(tokens)
     return view
+
 
 # --- what train.py adds to the soft-labelled training examples -------------------------------------
 
