@@ -304,7 +304,7 @@ def prepare(settings: RunSettings) -> Prepared:
         everything = Vocab([*vocab.itos, *new_words(vocab, load_glove(settings.glove), settings.expand_vocab)])
     all_train = encode(train_tokens, train_labels, everything, settings.max_tokens)
     labelled, validation = all_train.subset(train_idx).within(len(vocab)), all_train.subset(val_idx)
-    test =  encode(tokenized["test"]["tokens"], tokenized["test"]["label"], everything, settings.max_tokens)
+    test = encode(tokenized["test"]["tokens"], tokenized["test"]["label"], everything, settings.max_tokens)
 
     # distillation: the teacher's soft labels on unlabelled reviews join the training set
     unlabelled, teacher_report = EncodedSplit([], np.zeros(0, dtype=np.int64)), None
