@@ -50,7 +50,7 @@ from textcnn.precision import native_bf16
 from textcnn.prepared import Prepared, SettingsMismatch, is_prepared, load_prepared, save_prepared
 from textcnn.settings import DATA, RunSettings, SettingsError
 from textcnn.teacher import NgramTeacher
-from textcnn.training import Batches, EpochResult, evaluate, fit
+from textcnn.training import Batches, EpochResult, evaluate_split, fit
 from textcnn.vocab import Vocab
 from textcnn.word2vec import train_word2vec
 
@@ -435,7 +435,9 @@ def train_with_checkpoints(model: TextCNN, optimizer, scheduler, batches: Batche
     interrupted = False
     try:
         fit(model, optimizer=optimizer, epochs=settings.epochs, train_batches=batches.training,
-            val_batches=lambda: batches.evaluation(validation), device=device, scheduler=scheduler,
+            validate=lambda: evaluate_split(model, validation, batches, device=device,
+                                            progress=not settings.no_progress, desc="validation"),
+            device=device, scheduler=scheduler,
             mixed_precision=mixed_precision, max_norm=settings.max_norm, progress=not settings.no_progress,
             start_epoch=len(completed) + 1, history=list(completed), on_epoch_end=end_of_epoch, log=log.info)
     except KeyboardInterrupt:
@@ -454,9 +456,7 @@ def test_once(model: TextCNN, batches: Batches, test: EncodedSplit, settings: Ru
     if settings.no_test:
         log.info("best epoch %d: val acc %.4f (test not evaluated: --no-test)", best.epoch, best.val_accuracy)
         return None, None
-    test_batches, count = batches.evaluation(test)
-    loss, accuracy = evaluate(model, test_batches, device=device, mixed_precision=False, total=count,
-                              progress=not settings.no_progress, desc="test")
+    loss, accuracy = evaluate_split(model, test, batches, device=device, progress=not settings.no_progress, desc="test")
     log.info("best epoch %d: val acc %.4f | test loss %.4f acc %.4f", best.epoch, best.val_accuracy, loss, accuracy)
     return loss, accuracy
 
@@ -469,9 +469,8 @@ def expand_vocabulary(model: TextCNN, data: Prepared, settings: RunSettings, bat
     trained = model.embedding.weight.detach().float().cpu().numpy()
     rows = expanded_rows(trained, words[: data.trained_size], load_glove(settings.glove), words[data.trained_size:])
     model = with_rows(model, rows)
-    val_batches, count = batches.evaluation(data.validation)
-    loss, accuracy = evaluate(model, val_batches, device=device, mixed_precision=False, total=count,
-                              progress=not settings.no_progress, desc="validation")
+    loss, accuracy = evaluate_split(model, data.validation, batches, device=device, progress=not settings.no_progress,
+                                    desc="validation")
     log.info("vocabulary expanded by %d words from %s: val acc %.4f", len(rows), settings.glove, accuracy)
     return model, {"glove_words": settings.expand_vocab, "added": len(rows), "neighbours": NEIGHBOURS,
                    "val_accuracy": accuracy, "val_loss": loss}

@@ -1,10 +1,12 @@
 import copy
 
+import numpy as np
 import pytest
 import torch
 
+from textcnn.data import EncodedSplit
 from textcnn.model import TextCNN, TextCNNConfig
-from textcnn.training import evaluate, fit, train_epoch
+from textcnn.training import Batches, evaluate, evaluate_split, fit, train_epoch
 
 
 def toy_model(seed: int = 0) -> TextCNN:
@@ -54,6 +56,21 @@ def test_evaluate_reference_case():
     assert loss == pytest.approx(torch.nn.functional.cross_entropy(logits, labels).item(), rel=1e-5)
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_evaluate_split_on_the_cpu_gives_the_convolutions_figures(seed):
+    """The CPU reads the lookup table; texts of every length, some shorter than a filter, some empty."""
+    model = toy_model(seed).train()  # as fit leaves it: the evaluation must not depend on the mode
+    rng = np.random.default_rng(seed)
+    split = EncodedSplit([rng.integers(1, 20, size=n) for n in rng.integers(0, 15, size=60)], rng.integers(0, 2, size=60))
+    batches = Batches(split, batch_size=8, bucket=True, steps_per_epoch=8, min_length=3, multiple=1,
+                      rng=np.random.default_rng(0))
+    loss, accuracy = evaluate_split(model, split, batches, device=torch.device("cpu"), progress=False)
+    loader, _ = batches.evaluation(split)
+    conv_loss, conv_accuracy = evaluate(model, loader, device=torch.device("cpu"), mixed_precision=False, progress=False)
+    assert accuracy == conv_accuracy
+    assert loss == pytest.approx(conv_loss, rel=1e-5)
+
+
 def test_fit_marks_the_best_epoch_by_validation_accuracy():
     model = toy_model()
     batches = toy_batches()
@@ -65,7 +82,9 @@ def test_fit_marks_the_best_epoch_by_validation_accuracy():
             best_states.append((result.epoch, copy.deepcopy(model.state_dict())))
 
     history = fit(model, optimizer=optimizer, epochs=3, train_batches=lambda epoch: (batches, len(batches)),
-                  val_batches=lambda: (batches[:2], 2), device=torch.device("cpu"), mixed_precision=False,
+                  validate=lambda: evaluate(model, batches[:2], device=torch.device("cpu"), mixed_precision=False,
+                                                    progress=False),
+                  device=torch.device("cpu"), mixed_precision=False,
                   progress=False, on_epoch_end=on_epoch_end, log=lambda _: None)
     assert [r.epoch for r in history] == [1, 2, 3]
     best = max(history, key=lambda r: (r.val_accuracy, -r.val_loss))

@@ -132,6 +132,12 @@ class LookupTextCNN:
         """Class logits (N, C) for N unpadded token-id arrays, as ``__call__`` gives for them padded,
         computed by :mod:`textcnn.pooling_kernel` (sums and max in one pass, no padding); float32 table
         on the CPU only (:attr:`fused`)."""
+        return F.linear(self.features_of(sequences), self.head_weight, self.head_bias)  # (N, C)
+
+    @torch.inference_mode()
+    def features_of(self, sequences: Sequence[np.ndarray]) -> torch.Tensor:
+        """The max-pooled ReLU features (N, F_total) of N unpadded token-id arrays, filters ordered width
+        by width as in ``TextCNN.forward_features``; computed as :meth:`logits_of` computes them."""
         if not self.fused:
             raise ValueError("the compiled kernel reads the float32 table on the CPU")
         import numba
@@ -143,7 +149,7 @@ class LookupTextCNN:
         widths = np.array(self.widths, dtype=np.int64)
         first_slots = np.array(self.first_slot, dtype=np.int64)
         bias = torch.cat(self.biases)  # (F_total,)
-        logits = []
+        features = []
         for i in range(0, len(sequences), KERNEL_TEXTS):
             block = sequences[i : i + KERNEL_TEXTS]
             lengths = np.fromiter(map(len, block), dtype=np.int64, count=len(block))
@@ -152,9 +158,25 @@ class LookupTextCNN:
             ids = np.concatenate(block).astype(np.int64, copy=False)
             pooled = np.empty((len(block), len(self.widths) * table.shape[1]), dtype=np.float32)
             max_pooled_window_sums(table, self.slots, first_slots, widths, ids, starts, lengths, PAD_ID, pooled)
-            features = F.relu(torch.from_numpy(pooled) + bias)  # (B, F_total): max(x) + b == max(x + b)
-            logits.append(F.linear(features, self.head_weight, self.head_bias))  # (B, C)
-        return torch.cat(logits) if logits else torch.empty(0, len(self.head_bias))
+            features.append(F.relu(torch.from_numpy(pooled) + bias))  # (B, F_total): max(x) + b == max(x + b)
+        return torch.cat(features) if features else torch.empty(0, len(bias))
+
+    def strongest_window(self, ids: np.ndarray, feature: int) -> tuple[int, float]:
+        """Where in the unpadded token ids ``ids`` filter ``feature`` (numbered as in :meth:`features_of`)
+        finds its max-pooled window, and the window's ReLU activation: the first of equal windows, and
+        the value :meth:`features_of` gives, since the same rows are added in the same order."""
+        group, column = divmod(feature, self.table.shape[1])
+        width, first_slot = self.widths[group], self.first_slot[group]
+        windows = max(len(ids) - width + 1, 1)  # a text shorter than the filter has one window, as in the model
+        padded = np.full(windows + width - 1, PAD_ID, dtype=np.int64)
+        padded[: len(ids)] = ids
+        table = self.table.numpy()
+        sums = table[padded[:windows] * self.slots + first_slot, column]  # (windows,)
+        for k in range(1, width):
+            sums = sums + table[padded[k : k + windows] * self.slots + first_slot + k, column]
+        at = int(np.argmax(sums))
+        bias = np.float32(self.biases[group][column].item())  # added in float32, as features_of adds it
+        return at, max(float(sums[at] + bias), 0.0)
 
     def _bag_sums(self, bags: torch.Tensor) -> torch.Tensor:
         """(N, F) sums of the table rows named by each row of ``bags`` (N, width)."""

@@ -13,6 +13,8 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from textcnn.data import EncodedSplit, batch_indices, iterate_batches
+from textcnn.lookup import LookupTextCNN
+from textcnn.model import TextCNN
 from textcnn.precision import autocast
 
 PROGRESS_EVERY = 50  # steps between updates of the progress bar's running loss and accuracy
@@ -141,13 +143,33 @@ def evaluate(
     return loss_sum / max(seen, 1), correct / max(seen, 1)
 
 
+def evaluate_split(model: TextCNN, split: EncodedSplit, batches: Batches, *, device: torch.device,
+                   progress: bool = True, desc: str = "eval") -> tuple[float, float]:
+    """(mean cross-entropy, accuracy) of ``model`` on ``split`` in float32, as the model is served.
+
+    On the CPU the logits come from the lookup table (:mod:`textcnn.lookup`): the convolutions'
+    logits up to float32 rounding, about 9x faster here on IMDb reviews, for a table of vocabulary x
+    sum(widths) x filters floats that lives for this call. Elsewhere the convolutions run on
+    ``batches.evaluation(split)``.
+    """
+    if device.type != "cpu":
+        loader, count = batches.evaluation(split)
+        return evaluate(model, loader, device=device, mixed_precision=False, total=count, progress=progress, desc=desc)
+    logits = LookupTextCNN(model).logits_of(split.ids)  # (N, C)
+    labels = torch.as_tensor(split.labels, dtype=torch.int64)  # (N,)
+    if not len(labels):
+        return 0.0, 0.0
+    loss = F.cross_entropy(logits, labels).item()
+    return loss, (logits.argmax(dim=1) == labels).double().mean().item()
+
+
 def fit(
     model: nn.Module,
     *,
     optimizer: torch.optim.Optimizer,
     epochs: int,
     train_batches: Callable[[int], tuple[Iterable, int]],
-    val_batches: Callable[[], tuple[Iterable, int]],
+    validate: Callable[[], tuple[float, float]],
     device: torch.device,
     scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
     mixed_precision: bool = True,
@@ -160,7 +182,9 @@ def fit(
 ) -> list[EpochResult]:
     """Train for epochs ``start_epoch..epochs``; returns the history of every epoch.
 
-    ``train_batches(epoch)`` and ``val_batches()`` return (iterable of batches, number of batches).
+    ``train_batches(epoch)`` returns (iterable of batches, number of batches); ``validate()`` the
+    model's (loss, accuracy) on the validation split, in float32 as it will be served, so the chosen
+    epoch is judged on what ships.
     ``on_epoch_end(result, is_best)`` runs after each epoch (the caller keeps the best weights
     and checkpoints there); best means highest validation accuracy, ties to lower loss.
     """
@@ -173,10 +197,7 @@ def fit(
             model, batches, optimizer=optimizer, device=device, scheduler=scheduler, mixed_precision=mixed_precision,
             max_norm=max_norm, total=count, progress=progress, desc=f"epoch {epoch}",
         )
-        batches, count = val_batches()
-        # evaluated in fp32, as the model will be served, so the chosen epoch is judged on what ships
-        val_loss, val_acc = evaluate(model, batches, device=device, mixed_precision=False, total=count,
-                                     progress=progress, desc="validation")
+        val_loss, val_acc = validate()
         result = EpochResult(epoch, train_loss, train_acc, val_loss, val_acc, time.perf_counter() - started, lr)
         best = max(history, key=lambda r: (r.val_accuracy, -r.val_loss), default=None)
         is_best = best is None or (result.val_accuracy, -result.val_loss) > (best.val_accuracy, -best.val_loss)
