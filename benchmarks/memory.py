@@ -5,8 +5,9 @@
 
 A fresh Python process imports what the demo app imports (torch, textcnn, gradio), loads the
 model through ``SentimentPipeline``, explains a few reviews and predicts a batch, reading its
-RSS from /proc/self/status after each stage; the peak (VmHWM) is checked against the target.
-It measures the app's stack rather than app.py itself, so the app's own objects (the Gradio
+RSS from /proc/self/status after each stage. The peak (VmHWM) up to the explanations, what the
+app does, is checked against the target; the batch, which the app never runs, is reported beside
+it. It measures the app's stack rather than app.py itself, so the app's own objects (the Gradio
 Blocks, its server threads) are not included.
 """
 
@@ -63,9 +64,10 @@ def child(model: str, texts_file: Path) -> None:
     for text in texts[:EXPLAINED]:
         pipeline.explain(text)
     stages.append((f"{min(EXPLAINED, len(texts))} reviews explained", proc_status_mb("VmRSS")))
+    app_peak = proc_status_mb("VmHWM")
     pipeline.predict(texts)
     stages.append((f"{len(texts):,} reviews predicted in one call", proc_status_mb("VmRSS")))
-    print(json.dumps({"stages": stages, "peak_mb": proc_status_mb("VmHWM")}))
+    print(json.dumps({"stages": stages, "app_peak_mb": app_peak, "peak_mb": proc_status_mb("VmHWM")}))
 
 
 def measure(model: str, texts: list[str]) -> dict:
@@ -81,7 +83,7 @@ def measure(model: str, texts: list[str]) -> dict:
         sys.exit(f"error: the measured process failed (exit {done.returncode})")
     report = json.loads(done.stdout.strip().splitlines()[-1])
     return {"stages": [{"stage": s, "rss_mb": round(mb, 1)} for s, mb in report["stages"]],
-            "peak_rss_mb": round(report["peak_mb"], 1)}
+            "app_peak_rss_mb": round(report["app_peak_mb"], 1), "peak_rss_mb": round(report["peak_mb"], 1)}
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -97,16 +99,18 @@ def main(argv: list[str] | None = None) -> dict:
     report = measure(args.model, texts)
 
     target = common.TARGETS["app_rss_mb"]
-    met = report["peak_rss_mb"] < target
+    met = report["app_peak_rss_mb"] < target
     print(f"## Resident memory of the app's stack{' (QUICK: not a measurement)' if args.quick else ''}\n")
     print(f"a fresh process; MB = 10^6 bytes; {common.describe_machine(info)}\n")
     rows, previous = [], None
     for stage in report["stages"]:
         rows.append([stage["stage"], stage["rss_mb"], None if previous is None else f"{stage['rss_mb'] - previous:+.1f}"])
         previous = stage["rss_mb"]
-    rows.append(["peak (VmHWM)", report["peak_rss_mb"], None])
+    rows.append(["peak (VmHWM) up to the explanations: the app's work", report["app_peak_rss_mb"], None])
+    rows.append(["peak (VmHWM) with the batch", report["peak_rss_mb"], None])
     print(common.markdown_table(["stage", "RSS MB", "change MB"], rows))
-    print(f"\nTarget: peak RSS < {target:g} MB: {'met' if met else 'NOT met'}. Measured via SentimentPipeline and "
+    print(f"\nTarget: peak RSS up to the explanations < {target:g} MB: {'met' if met else 'NOT met'}. "
+          "Measured via SentimentPipeline and "
           "`import gradio`, not app.py itself (the Gradio Blocks and server are not included).")
     results = {
         "config": {"model": args.model, "dataset": source, "batch_reviews": len(texts), "explained": EXPLAINED},

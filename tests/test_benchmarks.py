@@ -84,6 +84,9 @@ def test_memory_quick(model_dir, tiny_imdb, tmp_path):
     assert stages["gradio imported"] > stages["python started, reviews read"] > 0
     assert "model loaded" in stages
     assert record["results"]["peak_rss_mb"] >= max(stages.values())
+    app_stages = [rss for stage, rss in stages.items() if "predicted" not in stage]  # the app's work, before the batch
+    assert max(app_stages) <= record["results"]["app_peak_rss_mb"] <= record["results"]["peak_rss_mb"]
+    assert record["target_met"]["app_rss_mb"] == (record["results"]["app_peak_rss_mb"] < 600)
 
 
 def test_expansion_quick(model_dir, tiny_imdb, tmp_path):
