@@ -13,14 +13,14 @@ METHODS = {
     "conv-bf16": "the convolutions under bfloat16 autocast where the CPU (AVX512-BF16, AMX) or GPU has it natively: "
                  "twice conv's throughput on IMDb here, probabilities within 0.003 of conv's",
     "lookup": "every word's filter responses precomputed (textcnn.lookup): conv's probabilities up to float32 "
-              "rounding, 4x its throughput here, and vocabulary x sum(widths) x filters floats of memory (432 MB for "
+              "rounding, 4x its throughput here, and vocabulary x sum(widths) x filters floats of memory (823 MB for "
               "the bundled model)",
-    "lookup-int8": "the same table in 8 bits per number (111 MB for the bundled model): 1.3x lookup's throughput here, "
+    "lookup-int8": "the same table in 8 bits per number (211 MB for the bundled model): 1.3x lookup's throughput here, "
                    "probabilities within 0.004 of conv's",
 }
 AUTO = "auto"
 
-# Building the lookup table takes about a second and 432 MB for the bundled model, and each tokenising
+# Building the lookup table takes about a second and 823 MB for the bundled model, and each tokenising
 # process starts its own spaCy (about a second); below this many reviews the convolutions, tokenised
 # in-process, finish first (conv classifies about 600 reviews/s here, lookup about 2,400)
 LARGE_INPUT_TEXTS = 1_000
