@@ -437,9 +437,9 @@ def train_with_checkpoints(model: TextCNN, optimizer, scheduler, batches: Batche
         fit(model, optimizer=optimizer, epochs=settings.epochs, train_batches=batches.training,
             validate=lambda: evaluate_split(model, validation, batches, device=device,
                                             progress=not settings.no_progress, desc="validation"),
-            device=device, scheduler=scheduler,
-            mixed_precision=mixed_precision, max_norm=settings.max_norm, progress=not settings.no_progress,
-            start_epoch=len(completed) + 1, history=list(completed), on_epoch_end=end_of_epoch, log=log.info)
+            device=device, scheduler=scheduler, mixed_precision=mixed_precision, max_norm=settings.max_norm,
+            progress=not settings.no_progress, start_epoch=len(completed) + 1, history=list(completed),
+            on_epoch_end=end_of_epoch, log=log.info)
     except KeyboardInterrupt:
         # Ctrl-C: finish with the best finished epoch; the checkpoint stays for --resume
         if not completed:

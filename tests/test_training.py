@@ -83,9 +83,9 @@ def test_fit_marks_the_best_epoch_by_validation_accuracy():
 
     history = fit(model, optimizer=optimizer, epochs=3, train_batches=lambda epoch: (batches, len(batches)),
                   validate=lambda: evaluate(model, batches[:2], device=torch.device("cpu"), mixed_precision=False,
-                                                    progress=False),
-                  device=torch.device("cpu"), mixed_precision=False,
-                  progress=False, on_epoch_end=on_epoch_end, log=lambda _: None)
+                                            progress=False),
+                  device=torch.device("cpu"), mixed_precision=False, progress=False, on_epoch_end=on_epoch_end,
+                  log=lambda _: None)
     assert [r.epoch for r in history] == [1, 2, 3]
     best = max(history, key=lambda r: (r.val_accuracy, -r.val_loss))
     assert best_states[-1][0] == best.epoch

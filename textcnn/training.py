@@ -148,9 +148,10 @@ def evaluate_split(model: TextCNN, split: EncodedSplit, batches: Batches, *, dev
     """(mean cross-entropy, accuracy) of ``model`` on ``split`` in float32, as the model is served.
 
     On the CPU the logits come from the lookup table (:mod:`textcnn.lookup`): the convolutions'
-    logits up to float32 rounding, about 9x faster here on IMDb reviews, for a table of vocabulary x
-    sum(widths) x filters floats that lives for this call. Elsewhere the convolutions run on
-    ``batches.evaluation(split)``.
+    logits up to float32 rounding, for a table of vocabulary x sum(widths) x filters floats that
+    lives for this call (IMDb test took 6 s instead of 47 s in train.py here; docs/short-texts.md,
+    finding 19). Elsewhere the convolutions run on ``batches.evaluation(split)``, with a progress
+    bar unless ``progress`` is off.
     """
     if device.type != "cpu":
         loader, count = batches.evaluation(split)
