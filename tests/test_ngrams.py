@@ -19,10 +19,11 @@ def toy_setup(data_seed: int, model_seed: int, **config):
     return TextCNN(TextCNNConfig(vocab_size=len(vocab), **config)).eval(), split, vocab
 
 
+@pytest.mark.parametrize("lookup", [True, False])  # False: the convolutions, as on a GPU
 @pytest.mark.parametrize("model_seed", range(4))
-def test_top_ngrams_match_a_brute_force_search(model_seed):
+def test_top_ngrams_match_a_brute_force_search(model_seed, lookup):
     model, split, vocab = toy_setup(5, model_seed, embedding_dim=6, filter_widths=(2, 3), num_filters=3)
-    result = top_filter_ngrams(model, split, vocab, torch.device("cpu"), k=4, batch_size=7)
+    result = top_filter_ngrams(model, split, vocab, torch.device("cpu"), k=4, batch_size=7, lookup=lookup)
     assert len(result) == 6
     with torch.no_grad():  # every window of every document, one document at a time: [width index][document]
         windows = [[torch.relu(conv(model.embedding(pad_batch([ids], width)).transpose(1, 2)))[0]
@@ -38,7 +39,7 @@ def test_top_ngrams_match_a_brute_force_search(model_seed):
             ngram = " ".join(vocab.decode(ids[start : start + width].tolist()))
             scores[ngram] = max(scores.get(ngram, 0.0), acts[start])
         expected = sorted((v for v in scores.values() if v > 0), reverse=True)[: len(entries)]
-        # the search reads the lookup table on the CPU: equal up to float32 rounding, then rounded to 4 places
+        # the lookup table's activations equal the convolutions' up to float32 rounding, then rounded to 4 places
         assert [e["activation"] for e in entries] == pytest.approx([round(v, 4) for v in expected], abs=1.01e-4)
         for entry in entries:
             assert np.isclose(scores[entry["ngram"]], entry["activation"], atol=1e-4)
@@ -49,7 +50,8 @@ def test_top_ngrams_match_a_brute_force_search(model_seed):
 def test_mixed_precision_search_finds_activations_close_to_fp32():
     model, split, vocab = toy_setup(6, 1, embedding_dim=8, filter_widths=(3, 4), num_filters=4)
     exact = top_filter_ngrams(model, split, vocab, torch.device("cpu"), k=3)
-    fast = top_filter_ngrams(model, split, vocab, torch.device("cpu"), k=3, mixed_precision=True)
+    # the convolutions under bf16 (as on a GPU); the lookup table would ignore mixed precision
+    fast = top_filter_ngrams(model, split, vocab, torch.device("cpu"), k=3, mixed_precision=True, lookup=False)
     for a, b in zip(exact, fast):  # bf16 keeps 8 bits of mantissa: the strongest n-gram scores within 1%
         assert np.isclose(a[0]["activation"], b[0]["activation"], rtol=0.01, atol=1e-3)
 
@@ -72,10 +74,11 @@ def test_max_pooled_windows_on_the_cpu_are_the_models_features(model_seed):
                 assert scores[start].item() == pytest.approx(activation, rel=1e-5, abs=1e-6)
 
 
-def test_a_filter_that_never_fires_describes_nothing():
+@pytest.mark.parametrize("lookup", [True, False])
+def test_a_filter_that_never_fires_describes_nothing(lookup):
     model, split, vocab = toy_setup(5, 0, embedding_dim=6, filter_widths=(2, 3), num_filters=3)
     with torch.no_grad():
         model.convs[0].bias[1] = -1e6  # the second filter of width 2 stays below zero everywhere
-    result = top_filter_ngrams(model, split, vocab, torch.device("cpu"), k=4)
+    result = top_filter_ngrams(model, split, vocab, torch.device("cpu"), k=4, lookup=lookup)
     assert result[1] == []
     assert all(len(entries) == 4 for f, entries in enumerate(result) if f != 1)

@@ -20,7 +20,8 @@ from textcnn.vocab import Vocab
 
 @torch.no_grad()
 def top_filter_ngrams(model: TextCNN, split: EncodedSplit, vocab: Vocab, device: torch.device, k: int = 10,
-                      batch_size: int = 256, mixed_precision: bool = False) -> list[list[dict]]:
+                      batch_size: int = 256, mixed_precision: bool = False,
+                      lookup: bool | None = None) -> list[list[dict]]:
     """For each filter, up to ``k`` distinct n-grams with the highest max-pooled activation.
 
     Each entry is ``{"ngram": "...", "activation": float}``, strongest first. Every document's
@@ -28,10 +29,11 @@ def top_filter_ngrams(model: TextCNN, split: EncodedSplit, vocab: Vocab, device:
     filter visits the documents in that order, strongest first, and takes their strongest n-grams
     until it has ``k`` distinct ones: an n-gram first met in a document is met at its highest
     activation. ``mixed_precision`` runs the convolutions under bf16 autocast, as training does,
-    where they are used (not on the CPU): these n-grams describe the filters, they are not scores.
+    where they are used (not with the lookup table): these n-grams describe the filters, they are
+    not scores. ``lookup`` as in :func:`max_pooled_windows`.
     """
     model.eval()
-    pooled, strongest_window = max_pooled_windows(model, split, device, batch_size, mixed_precision)
+    pooled, strongest_window = max_pooled_windows(model, split, device, batch_size, mixed_precision, lookup)
     order = np.argsort(-pooled, axis=0, kind="stable")  # (N, F) documents, strongest first, per filter
     widths = [w for w in model.config.filter_widths for _ in range(model.config.num_filters)]
     result = []
@@ -50,18 +52,22 @@ def top_filter_ngrams(model: TextCNN, split: EncodedSplit, vocab: Vocab, device:
 
 @torch.no_grad()
 def max_pooled_windows(model: TextCNN, split: EncodedSplit, device: torch.device, batch_size: int = 256,
-                       mixed_precision: bool = False) -> tuple[np.ndarray, Callable[[int, int], tuple[int, float]]]:
+                       mixed_precision: bool = False, lookup: bool | None = None,
+                       ) -> tuple[np.ndarray, Callable[[int, int], tuple[int, float]]]:
     """(N, F) each document's max-pooled ReLU activation of every filter, and a function of (document,
     filter) that returns where that window starts and its activation.
 
-    On the CPU from the lookup table (:mod:`textcnn.lookup`): the convolutions' activations up to
-    float32 rounding, several times faster, and only the windows asked for are located. Elsewhere
-    from the convolutions, every window located at once, in batches of similar length (little
-    padding), under bf16 autocast with ``mixed_precision``.
+    With ``lookup`` (the default on the CPU, where its compiled kernel runs) from the lookup table
+    (:mod:`textcnn.lookup`): the convolutions' activations up to float32 rounding, several times
+    faster, and only the windows asked for are located. Otherwise from the convolutions, every window
+    located at once, in batches of similar length (little padding), under bf16 autocast with
+    ``mixed_precision``.
     """
-    if device.type == "cpu":
-        lookup = LookupTextCNN(model)
-        return lookup.features_of(split.ids).numpy(), lambda d, f: lookup.strongest_window(split.ids[d], f)
+    if lookup is None:
+        lookup = device.type == "cpu"
+    if lookup:
+        table = LookupTextCNN(model)
+        return table.features_of(split.ids).numpy(), lambda d, f: table.strongest_window(split.ids[d], f)
     pooled = np.zeros((len(split), model.config.num_features), dtype=np.float32)
     positions = np.zeros((len(split), model.config.num_features), dtype=np.int64)
     batches = batch_indices(split.lengths, batch_size, bucket=True)
