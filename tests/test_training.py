@@ -69,6 +69,9 @@ def test_evaluate_split_on_the_cpu_gives_the_convolutions_figures(seed):
     conv_loss, conv_accuracy = evaluate(model, loader, device=torch.device("cpu"), mixed_precision=False, progress=False)
     assert accuracy == conv_accuracy
     assert loss == pytest.approx(conv_loss, rel=1e-5)
+    # without the table (a GPU's path): the convolutions on the same batches, exactly
+    assert evaluate_split(model, split, batches, device=torch.device("cpu"), progress=False,
+                          lookup=False) == (conv_loss, conv_accuracy)
 
 
 def test_fit_marks_the_best_epoch_by_validation_accuracy():

@@ -144,16 +144,16 @@ def evaluate(
 
 
 def evaluate_split(model: TextCNN, split: EncodedSplit, batches: Batches, *, device: torch.device,
-                   progress: bool = True, desc: str = "eval") -> tuple[float, float]:
+                   progress: bool = True, desc: str = "eval", lookup: bool | None = None) -> tuple[float, float]:
     """(mean cross-entropy, accuracy) of ``model`` on ``split`` in float32, as the model is served.
 
-    On the CPU the logits come from the lookup table (:mod:`textcnn.lookup`): the convolutions'
-    logits up to float32 rounding, for a table of vocabulary x sum(widths) x filters floats that
-    lives for this call (IMDb test took 6 s instead of 47 s in train.py here; docs/short-texts.md,
-    finding 19). Elsewhere the convolutions run on ``batches.evaluation(split)``, with a progress
-    bar unless ``progress`` is off.
+    With ``lookup`` (the default on the CPU, where its compiled kernel runs) the logits come from the
+    lookup table (:mod:`textcnn.lookup`): the convolutions' logits up to float32 rounding, for a
+    table of vocabulary x sum(widths) x filters floats that lives for this call (IMDb test took 6 s
+    instead of 47 s in train.py here; docs/short-texts.md, finding 19). Otherwise the convolutions
+    run on ``batches.evaluation(split)``, with a progress bar unless ``progress`` is off.
     """
-    if device.type != "cpu":
+    if not (device.type == "cpu" if lookup is None else lookup):
         loader, count = batches.evaluation(split)
         return evaluate(model, loader, device=device, mixed_precision=False, total=count, progress=progress, desc=desc)
     logits = LookupTextCNN(model).logits_of(split.ids)  # (N, C)
