@@ -8,8 +8,10 @@ where the CPU has it, soft-label cross-entropy, backward, fused AdamW. "pooled c
 it is (``textcnn.pooling``: the windows multiplied by the filters in one matrix product; a sparse
 backward from the winning windows for texts of at least ``SPARSE_BACKWARD_MIN_WINDOWS`` windows);
 "conv1d + autograd" computes the same maxima with ``torch.nn.functional.conv1d`` and lets autograd
-differentiate them densely. Random token ids: the time does not depend on which words they are.
-The median of --repeats timed steps after two warm-up steps.
+differentiate them densely. "dense" and "sparse" force one backward of ``textcnn.pooling`` at every
+length, which shows where the threshold between them belongs on this machine. Random token ids:
+the time does not depend on which words they are. The median of --repeats timed steps after two
+warm-up steps.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ if __package__ in (None, ""):  # run as a file: make the repo importable
 
 from benchmarks import common  # noqa: E402
 
-LENGTHS = (16, 32, 64, 128, 256, 400, 600, 800)  # IMDb reviews: 230 words on average, 1,000 tokens at most
+LENGTHS = (16, 32, 48, 64, 96, 128, 256, 400, 600, 800)  # IMDb reviews: 230 words on average, 1,000 tokens at most
 
 
 def parse_args(argv: list[str] | None):
@@ -75,8 +77,9 @@ def main(argv: list[str] | None = None) -> dict:
     common.set_threads(args.threads)
     import torch
 
+    from textcnn import pooling
     from textcnn.model import TextCNN, TextCNNConfig
-    from textcnn.pooling import SPARSE_BACKWARD_MIN_WINDOWS
+    from textcnn.pooling import SPARSE_BACKWARD_MIN_WINDOWS, SPARSE_BACKWARD_MIN_WINDOWS_HALF, sparse_backward_min_windows
     from textcnn.precision import native_bf16
 
     # train.py's model: 30,000 words, GloVe 50d, 300 filters each of widths 3, 4 and 5
@@ -95,17 +98,29 @@ def main(argv: list[str] | None = None) -> dict:
         torch.manual_seed(args.seed)
         with mock.patch("textcnn.model.conv_max_pool", conv1d_max_pool):
             reference = step_milliseconds(TextCNN(config), ids, targets, args.repeats)
+        forced = {}
+        for backward, windows in (("dense", 10**9), ("sparse", 1)):
+            torch.manual_seed(args.seed)
+            with mock.patch.object(pooling, "sparse_backward_min_windows", lambda dtype, windows=windows: windows):
+                forced[backward] = step_milliseconds(TextCNN(config), ids, targets, args.repeats)
         results[str(length)] = {"pooled_conv_ms": round(pooled, 1), "conv1d_autograd_ms": round(reference, 1),
-                                "speedup": round(reference / pooled, 2)}
+                                "speedup": round(reference / pooled, 2), "dense_backward_ms": round(forced["dense"], 1),
+                                "sparse_backward_ms": round(forced["sparse"], 1)}
     print(f"## Training step time{' (QUICK: not a measurement)' if args.quick else ''}\n")
     print(f"batch {args.batch_size}, {config.num_filters} filters of widths {config.filter_widths}, "
           f"bf16 autocast: {native_bf16(torch.device('cpu'))}; median of {args.repeats} steps; "
           f"{common.describe_machine(common.machine())}\n")
-    rows = [[length, r["pooled_conv_ms"], r["conv1d_autograd_ms"], f"{r['speedup']:.2f}x"] for length, r in results.items()]
-    print(common.markdown_table(["tokens per text", "pooled conv (ms)", "conv1d + autograd (ms)", "speed-up"], rows))
+    rows = [[length, r["pooled_conv_ms"], r["conv1d_autograd_ms"], f"{r['speedup']:.2f}x", r["dense_backward_ms"],
+             r["sparse_backward_ms"]] for length, r in results.items()]
+    print(common.markdown_table(["tokens per text", "pooled conv (ms)", "conv1d + autograd (ms)", "speed-up",
+                                 "dense backward (ms)", "sparse backward (ms)"], rows))
+    dtype = torch.bfloat16 if native_bf16(torch.device("cpu")) else torch.float32
+    print(f"\npooled conv takes the sparse backward from {sparse_backward_min_windows(dtype)} windows on "
+          f"(a text of that many tokens minus the width plus one) in {str(dtype).removeprefix('torch.')}")
     record = {"config": {"batch_size": args.batch_size, "num_filters": config.num_filters,
                          "filter_widths": list(config.filter_widths), "repeats": args.repeats,
-                         "sparse_backward_min_windows": SPARSE_BACKWARD_MIN_WINDOWS},
+                         "sparse_backward_min_windows": SPARSE_BACKWARD_MIN_WINDOWS,
+                         "sparse_backward_min_windows_half": SPARSE_BACKWARD_MIN_WINDOWS_HALF},
               "results": results, "target_met": {}}
     common.write_results("train_step", args, argv, record)
     return record

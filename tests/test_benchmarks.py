@@ -176,6 +176,7 @@ def test_train_step_quick(tmp_path):
     assert min(lengths) < windows <= max(lengths)  # both backward passes are timed
     for r in record["results"].values():
         assert r["pooled_conv_ms"] > 0 and r["conv1d_autograd_ms"] > 0
+        assert r["dense_backward_ms"] > 0 and r["sparse_backward_ms"] > 0  # each backward forced at every length
 
 
 @pytest.mark.parametrize("name", ["accuracy", "training", "inference", "memory", "train_step", "expansion"])

@@ -89,7 +89,7 @@ def test_hand_checked_case(backward, monkeypatch):
     assert bias.grad.tolist() == [2.0]
 
 
-@pytest.mark.parametrize("T", [20, pooling.SPARSE_BACKWARD_MIN_WINDOWS + 10])
+@pytest.mark.parametrize("T", [20, pooling.SPARSE_BACKWARD_MIN_WINDOWS_HALF + 10])  # bf16: dense, sparse
 def test_bfloat16_autocast_gives_float32_gradients_close_to_float32_training(T):
     x, weight, bias, lengths = (t.float() if t.is_floating_point() else t for t in inputs(T, 3))
     upstream = torch.randn(x.shape[0], weight.shape[0])
@@ -100,3 +100,10 @@ def test_bfloat16_autocast_gives_float32_gradients_close_to_float32_training(T):
         assert got.dtype == torch.float32
         # bfloat16 rounding may move a maximum to a nearly equal window, so compare directions
         assert F.cosine_similarity(got.flatten(), expected.flatten(), dim=0) > 0.9
+
+
+def test_the_sparse_backward_starts_later_under_half_precision():
+    # the dense backward runs in the forward's precision: in bf16 it stays the faster one for longer
+    assert pooling.sparse_backward_min_windows(torch.float32) == pooling.SPARSE_BACKWARD_MIN_WINDOWS
+    assert pooling.sparse_backward_min_windows(torch.bfloat16) == pooling.SPARSE_BACKWARD_MIN_WINDOWS_HALF
+    assert pooling.SPARSE_BACKWARD_MIN_WINDOWS < pooling.SPARSE_BACKWARD_MIN_WINDOWS_HALF

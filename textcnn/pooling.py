@@ -19,9 +19,17 @@ import torch
 import torch.nn.functional as F
 
 # The sparse backward costs about the same whatever the length (it gathers and scatters F x width
-# token vectors per text); the dense one grows with the number of windows. On a 2-core CPU they
-# break even near 160 windows (``python benchmarks/train_step.py``).
-SPARSE_BACKWARD_MIN_WINDOWS = 160
+# token vectors per text); the dense one grows with the number of windows, in the forward's
+# precision. On 2-core CPUs (``python benchmarks/train_step.py``, docs/benchmarks.md) they broke even
+# near 160 windows under bfloat16 autocast, and between 48 and 96 tokens in float32, where from 96
+# tokens on the sparse one was 1.15 to 2x faster.
+SPARSE_BACKWARD_MIN_WINDOWS = 80  # float32 (and float64)
+SPARSE_BACKWARD_MIN_WINDOWS_HALF = 160  # a bfloat16 or float16 forward
+
+
+def sparse_backward_min_windows(dtype: torch.dtype) -> int:
+    """From how many windows on the sparse backward is the faster, for a forward computed in ``dtype``."""
+    return SPARSE_BACKWARD_MIN_WINDOWS_HALF if dtype in (torch.bfloat16, torch.float16) else SPARSE_BACKWARD_MIN_WINDOWS
 
 
 def mask_padded_windows(scores: torch.Tensor, lengths: torch.Tensor, width: int) -> torch.Tensor:
@@ -100,7 +108,7 @@ class ConvMaxPool(torch.autograd.Function):
     def backward(ctx, grad_values, _grad_positions):
         x, weight, positions = ctx.saved_tensors
         width = weight.shape[-1]
-        if x.shape[1] - width + 1 >= SPARSE_BACKWARD_MIN_WINDOWS:
+        if x.shape[1] - width + 1 >= sparse_backward_min_windows(ctx.compute_dtype):
             grad_x, grad_weight = _sparse_backward(x, weight, positions, grad_values, ctx.needs_input_grad)
         else:
             grad_x, grad_weight = _dense_backward(x, weight, positions, grad_values, ctx.needs_input_grad,
