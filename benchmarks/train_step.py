@@ -6,7 +6,8 @@
 A step is what ``textcnn.training.train_epoch`` does per batch: forward under bfloat16 autocast
 where the CPU has it, soft-label cross-entropy, backward, fused AdamW. "pooled conv" is the model as
 it is (``textcnn.pooling``: the windows multiplied by the filters in one matrix product; a sparse
-backward from the winning windows for texts of at least ``SPARSE_BACKWARD_MIN_WINDOWS`` windows);
+backward from the winning windows for texts of at least ``sparse_backward_min_windows(dtype)``
+windows, which depends on the forward's precision);
 "conv1d + autograd" computes the same maxima with ``torch.nn.functional.conv1d`` and lets autograd
 differentiate them densely. "dense" and "sparse" force one backward of ``textcnn.pooling`` at every
 length, which shows where the threshold between them belongs on this machine. Random token ids:
