@@ -137,7 +137,7 @@ class LookupTextCNN:
     @torch.inference_mode()
     def features_of(self, sequences: Sequence[np.ndarray]) -> torch.Tensor:
         """The max-pooled ReLU features (N, F_total) of N unpadded token-id arrays, filters ordered width
-        by width as in ``TextCNN.forward_features``; computed as :meth:`logits_of` computes them."""
+        by width as in ``TextCNN.forward_features``: the compiled kernel's maxima plus the biases."""
         if not self.fused:
             raise ValueError("the compiled kernel reads the float32 table on the CPU")
         import numba

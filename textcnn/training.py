@@ -153,13 +153,15 @@ def evaluate_split(model: TextCNN, split: EncodedSplit, batches: Batches, *, dev
     instead of 47 s in train.py here; docs/short-texts.md, finding 19). Otherwise the convolutions
     run on ``batches.evaluation(split)``, with a progress bar unless ``progress`` is off.
     """
-    if not (device.type == "cpu" if lookup is None else lookup):
+    if lookup is None:
+        lookup = device.type == "cpu"
+    if not lookup:
         loader, count = batches.evaluation(split)
         return evaluate(model, loader, device=device, mixed_precision=False, total=count, progress=progress, desc=desc)
+    if not len(split):
+        return 0.0, 0.0
     logits = LookupTextCNN(model).logits_of(split.ids)  # (N, C)
     labels = torch.as_tensor(split.labels, dtype=torch.int64)  # (N,)
-    if not len(labels):
-        return 0.0, 0.0
     loss = F.cross_entropy(logits, labels).item()
     return loss, (logits.argmax(dim=1) == labels).double().mean().item()
 
