@@ -64,7 +64,7 @@ def parse_args(argv: list[str] | None):
 # --- scoring (pure) --------------------------------------------------------------------------------
 
 def pass_rates(cases: list[Case], predict) -> dict[str, dict]:
-    """Per capability: cases, passed, rate, and a few failures. ``predict(texts) -> labels``.
+    """Per capability: cases, passed, rate, and every failure. ``predict(texts) -> labels``.
 
     An expectation case passes when the predicted label is the expected one; an invariance case
     when the sentence and its perturbation get the same label."""
@@ -77,7 +77,7 @@ def pass_rates(cases: list[Case], predict) -> dict[str, dict]:
                   if (labels[c.text] != c.label if c.pair is None else labels[c.text] != labels[c.pair])]
         out[capability] = {"cases": len(members), "passed": len(members) - len(failed),
                            "rate": round(1 - len(failed) / len(members), 4),
-                           "failures": [c.text if c.pair is None else f"{c.text} -> {c.pair}" for c in failed[:5]]}
+                           "failures": [c.text if c.pair is None else f"{c.text} -> {c.pair}" for c in failed]}
     return out
 
 
