@@ -130,6 +130,9 @@ def parse_args(argv: list[str] | None = None) -> RunSettings:
                    help="with --spans: the spans' labels add W times VADER's compound score (a rule-based "
                         "sentiment lexicon that reads negation, 'but' and intensifiers; -1 to 1; needs the "
                         "vaderSentiment package) to the teacher's log-odds (default: off)")
+    p.add_argument("--vader-centre", action=argparse.BooleanOptionalAction, default=d.vader_centre,
+                   help="with --vader-weight: subtract the spans' mean VADER score first, so VADER adds its rules "
+                        "but not its lean to positive (default: off)")
     p.add_argument("--freeze-embeddings", action="store_true",
                    help="keep the embeddings as initialised (Kim's CNN-static): training steps about 30%% faster")
     # model
@@ -329,9 +332,10 @@ def prepare(settings: RunSettings) -> Prepared:
         if settings.dry_run:
             spans, synthetic = min(spans, 200), min(synthetic, 200)
         extra = short_texts(reviews, spans, synthetic, teacher, vocab, settings.max_tokens,
-                            settings.seed, view, vader_weight=vader_weight)
+                            settings.seed, view, vader_weight=vader_weight, vader_centre=bool(settings.vader_centre))
         unlabelled = concatenate(unlabelled, extra)
-        teacher_report.update(spans=len(extra) - synthetic, synthetic=synthetic, vader_weight=vader_weight)
+        teacher_report.update(spans=len(extra) - synthetic, synthetic=synthetic, vader_weight=vader_weight,
+                              vader_centre=bool(settings.vader_centre))
         log.info("short texts: %d review sentences with the teacher's labels, %d templated sentences",
                  len(extra) - synthetic, synthetic)
 

@@ -156,6 +156,19 @@ def test_with_vader_hand_checked_reference():
     assert np.allclose(shifted.sum(axis=1), 1)
 
 
+def test_centred_vader_keeps_the_differences_and_drops_the_lean():
+    import numpy as np
+
+    # compounds 0.4404 ("good") and 0 (no sentiment word): mean 0.2202, so each moves 2 x 0.2202 = 0.4404 logits
+    undecided = np.full((2, 2), 0.5, dtype=np.float32)
+    centred = augment.with_vader(undecided, ["good", "the table is made of wood"], 2.0, centre=True)
+    assert centred[:, 1] == pytest.approx([1 / (1 + np.exp(-0.4404)), 1 / (1 + np.exp(0.4404))], abs=1e-4)
+    log_odds = np.log(centred[:, 1] / centred[:, 0])
+    assert log_odds.mean() == pytest.approx(0, abs=1e-5)
+    plain = augment.with_vader(undecided, ["good", "the table is made of wood"], 2.0)
+    assert np.diff(np.log(plain[:, 1] / plain[:, 0])) == pytest.approx(np.diff(log_odds), abs=1e-4)
+
+
 def test_spans_labelled_with_vader_read_a_negation_the_teacher_cannot():
     import numpy as np
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import accuracy, common, expansion, inference, memory, train_step, training
+from benchmarks import accuracy, common, expansion, inference, memory, span_labels, train_step, training
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SPLIT = {"val_fraction": 0.2, "seed": 3}  # train.py's split settings, as the model folder's metrics.json records them
@@ -105,6 +105,23 @@ def test_expansion_quick(model_dir, tiny_imdb, tmp_path):
     assert record["config"]["validation_reviews"] == 48  # the model's split: 20% of the 240 tiny train reviews
 
 
+def test_span_labels_quick(model_dir, tiny_imdb, tmp_path):
+    out = tmp_path / "span_labels.json"
+    span_labels.main(quick("--model", model_dir, "--output", str(out), "--spans", "300", dataset=tiny_imdb))
+    record = read_record(out, "span_labels")
+    # 90% of the 240 tiny train reviews (train.py's validation share left out) and the 80 unlabelled ones
+    assert (record["config"]["labelled_reviews"], record["config"]["unlabelled_reviews"]) == (216, 80)
+    labels = record["results"]["labels"]
+    assert list(labels) == ["teacher", "teacher + 2 x VADER", "teacher + 2 x VADER, centred"]
+    # centring moves every span by the same amount, so it leaves the teacher's mean log-odds as they were
+    assert labels["teacher + 2 x VADER, centred"]["mean_log_odds"] == pytest.approx(labels["teacher"]["mean_log_odds"],
+                                                                                   abs=2e-3)
+    vader = record["results"]["vader"]
+    assert vader["above_zero"] + vader["below_zero"] <= 1 and -1 <= vader["mean"] <= 1
+    for r in [*labels.values(), record["results"]["model"]]:
+        assert 0 <= r["positive_share"] <= 1 and 0 < r["mean_positive"] < 1
+
+
 def test_expansion_refuses_a_model_expanded_already(model_dir, tmp_path):
     folder = tmp_path / "expanded"
     shutil.copytree(model_dir, folder)
@@ -179,7 +196,8 @@ def test_train_step_quick(tmp_path):
         assert r["dense_backward_ms"] > 0 and r["sparse_backward_ms"] > 0  # each backward forced at every length
 
 
-@pytest.mark.parametrize("name", ["accuracy", "training", "inference", "memory", "train_step", "expansion"])
+@pytest.mark.parametrize("name", ["accuracy", "training", "inference", "memory", "train_step", "expansion",
+                                  "span_labels"])
 def test_scripts_run_as_files(name):
     done = subprocess.run([sys.executable, f"benchmarks/{name}.py", "--help"], cwd=REPO_ROOT,
                           capture_output=True, text=True, timeout=60)

@@ -332,6 +332,14 @@ def test_vader_weight_without_spans_to_label_is_refused(argv):
     assert train.parse_args(["--vader-weight", "2", "--spans", "10"]).resolved().vader_weight == 2
 
 
+def test_vader_centre_without_vader_is_refused():
+    from textcnn.settings import SettingsError
+
+    with pytest.raises(SettingsError, match="--vader-centre centres VADER's scores"):
+        train.parse_args(["--vader-centre", "--spans", "10"]).resolved()
+    assert train.parse_args(["--vader-centre", "--vader-weight", "2", "--spans", "10"]).resolved().vader_centre
+
+
 def test_in_background_gives_the_result_or_raises_the_error():
     assert train.in_background(lambda a, b: a + b, 2, 3)() == 5
 
