@@ -364,8 +364,7 @@ def short_texts(documents: Sequence[Sequence[str]], spans: int, synthetic: int, 
     probabilities for the span alone, without the teacher's intercept (a sentence has no prior)
     (``teacher_view`` maps a token list to what the teacher reads; with ``vader_weight``, that many
     times VADER's compound score joins the teacher's log-odds, centred on the spans with ``vader_centre``),
-    followed by ``synthetic`` templated
-    sentences with their labels as one-hot targets."""
+    followed by ``synthetic`` templated sentences with their labels as one-hot targets."""
     import numpy as np
 
     from textcnn.data import EncodedSplit, concatenate, encode
