@@ -329,13 +329,14 @@ def prepare(settings: RunSettings) -> Prepared:
         # short texts join them: sentences of reviews with the teacher's probabilities for each, templated sentences
         # None (the default) is none; kept apart from 0 so folders prepared before these options still match
         spans, synthetic, vader_weight = settings.spans or 0, settings.synthetic or 0, settings.vader_weight or 0.0
+        vader_centre = bool(settings.vader_centre)
         if settings.dry_run:
             spans, synthetic = min(spans, 200), min(synthetic, 200)
         extra = short_texts(reviews, spans, synthetic, teacher, vocab, settings.max_tokens,
-                            settings.seed, view, vader_weight=vader_weight, vader_centre=bool(settings.vader_centre))
+                            settings.seed, view, vader_weight=vader_weight, vader_centre=vader_centre)
         unlabelled = concatenate(unlabelled, extra)
         teacher_report.update(spans=len(extra) - synthetic, synthetic=synthetic, vader_weight=vader_weight,
-                              vader_centre=bool(settings.vader_centre))
+                              vader_centre=vader_centre)
         log.info("short texts: %d review sentences with the teacher's labels, %d templated sentences",
                  len(extra) - synthetic, synthetic)
 

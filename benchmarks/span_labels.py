@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> dict:
     import numpy as np
 
     from textcnn.augment import sample_spans, teacher_view, vader_compound, with_vader
-    from textcnn.data import load_imdb, stratified_split
+    from textcnn.data import stratified_split
     from textcnn.teacher import NgramTeacher
     from textcnn.tokenizer import Tokenizer
 
@@ -54,10 +54,8 @@ def main(argv: list[str] | None = None) -> dict:
     common.set_threads(args.threads)
     info = common.machine()
     with common.dataset_source(args.dataset, args.quick) as source:
-        raw = load_imdb(source, splits=("train", "unsupervised"))
-        texts, labels = list(raw["train"]["text"]), list(raw["train"]["label"])
-        unlabelled = raw["unsupervised"].shuffle(seed=args.seed).select(range(min(args.unlabelled, len(raw["unsupervised"]))))
-        unlabelled_texts = list(unlabelled["text"])
+        data = common.load_texts(source, ("train", "unsupervised"), {"unsupervised": args.unlabelled}, args.seed)
+    (texts, labels), (unlabelled_texts, _) = data["train"], data["unsupervised"]
     train_idx, _ = stratified_split(labels, args.val_fraction, args.seed)
     tokenizer = Tokenizer()
     labelled = tokenizer.batch([texts[i] for i in train_idx])
@@ -69,8 +67,8 @@ def main(argv: list[str] | None = None) -> dict:
     compound = vader_compound(joined)
     w = args.vader_weight
     labellings = {"teacher": lean(teacher_labels),
-                  f"teacher + {w:g} x VADER": lean(with_vader(teacher_labels, joined, w)),
-                  f"teacher + {w:g} x VADER, centred": lean(with_vader(teacher_labels, joined, w, centre=True))}
+                  f"teacher + {w:g} x VADER": lean(with_vader(teacher_labels, compound, w)),
+                  f"teacher + {w:g} x VADER, centred": lean(with_vader(teacher_labels, compound, w, centre=True))}
     pipeline, _ = common.load_pipeline(args.model)
     read = np.asarray([[p.probabilities[label] for label in pipeline.labels] for p in pipeline.predict(joined)])
     model = lean(read)

@@ -150,7 +150,8 @@ def test_with_vader_hand_checked_reference():
 
     # VADER's compound for "good" is 0.4404; undecided (0 log-odds) plus 2 x 0.4404 is sigmoid(0.8808) = 0.7070
     assert augment.vader_compound(["good"])[0] == pytest.approx(0.4404)
-    shifted = augment.with_vader(np.array([[0.5, 0.5], [0.9, 0.1]], dtype=np.float32), ["good", "the table is made of wood"], 2.0)
+    shifted = augment.with_vader(np.array([[0.5, 0.5], [0.9, 0.1]], dtype=np.float32),
+                                 augment.vader_compound(["good", "the table is made of wood"]), 2.0)
     assert shifted[0] == pytest.approx([0.2930, 0.7070], abs=1e-4)
     assert shifted[1] == pytest.approx([0.9, 0.1], abs=1e-6)  # a compound of 0 changes nothing
     assert np.allclose(shifted.sum(axis=1), 1)
@@ -161,11 +162,12 @@ def test_centred_vader_keeps_the_differences_and_drops_the_lean():
 
     # compounds 0.4404 ("good") and 0 (no sentiment word): mean 0.2202, so each moves 2 x 0.2202 = 0.4404 logits
     undecided = np.full((2, 2), 0.5, dtype=np.float32)
-    centred = augment.with_vader(undecided, ["good", "the table is made of wood"], 2.0, centre=True)
+    compound = augment.vader_compound(["good", "the table is made of wood"])
+    centred = augment.with_vader(undecided, compound, 2.0, centre=True)
     assert centred[:, 1] == pytest.approx([1 / (1 + np.exp(-0.4404)), 1 / (1 + np.exp(0.4404))], abs=1e-4)
     log_odds = np.log(centred[:, 1] / centred[:, 0])
     assert log_odds.mean() == pytest.approx(0, abs=1e-5)
-    plain = augment.with_vader(undecided, ["good", "the table is made of wood"], 2.0)
+    plain = augment.with_vader(undecided, compound, 2.0)
     assert np.diff(np.log(plain[:, 1] / plain[:, 0])) == pytest.approx(np.diff(log_odds), abs=1e-4)
 
 
