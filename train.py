@@ -130,9 +130,9 @@ def parse_args(argv: list[str] | None = None) -> RunSettings:
                    help="with --spans: the spans' labels add W times VADER's compound score (a rule-based "
                         "sentiment lexicon that reads negation, 'but' and intensifiers; -1 to 1; needs the "
                         "vaderSentiment package) to the teacher's log-odds (default: off)")
-    p.add_argument("--vader-centre", action=argparse.BooleanOptionalAction, default=d.vader_centre,
-                   help="with --vader-weight: subtract the spans' mean VADER score first, so VADER adds its rules "
-                        "but not its lean to positive (default: off)")
+    p.add_argument("--vader-centre", type=float, nargs="?", const=1.0, metavar="F", default=d.vader_centre,
+                   help="with --vader-weight: subtract F times the spans' mean VADER score first (F alone: 1, the "
+                        "whole mean), so VADER adds its rules but not its lean to positive (default: off)")
     p.add_argument("--freeze-embeddings", action="store_true",
                    help="keep the embeddings as initialised (Kim's CNN-static): training steps about 30%% faster")
     # model
@@ -329,7 +329,7 @@ def prepare(settings: RunSettings) -> Prepared:
         # short texts join them: sentences of reviews with the teacher's probabilities for each, templated sentences
         # None (the default) is none; kept apart from 0 so folders prepared before these options still match
         spans, synthetic, vader_weight = settings.spans or 0, settings.synthetic or 0, settings.vader_weight or 0.0
-        vader_centre = bool(settings.vader_centre)
+        vader_centre = settings.vader_centre or 0.0
         if settings.dry_run:
             spans, synthetic = min(spans, 200), min(synthetic, 200)
         extra = short_texts(reviews, spans, synthetic, teacher, vocab, settings.max_tokens,

@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> dict:
     w = args.vader_weight
     labellings = {"teacher": lean(teacher_labels),
                   f"teacher + {w:g} x VADER": lean(with_vader(teacher_labels, compound, w)),
-                  f"teacher + {w:g} x VADER, centred": lean(with_vader(teacher_labels, compound, w, centre=True))}
+                  f"teacher + {w:g} x VADER, centred": lean(with_vader(teacher_labels, compound, w, centre=1.0))}
     pipeline, _ = common.load_pipeline(args.model)
     read = np.asarray([[p.probabilities[label] for label in pipeline.labels] for p in pipeline.predict(joined)])
     model = lean(read)

@@ -163,12 +163,23 @@ def test_centred_vader_keeps_the_differences_and_drops_the_lean():
     # compounds 0.4404 ("good") and 0 (no sentiment word): mean 0.2202, so each moves 2 x 0.2202 = 0.4404 logits
     undecided = np.full((2, 2), 0.5, dtype=np.float32)
     compound = augment.vader_compound(["good", "the table is made of wood"])
-    centred = augment.with_vader(undecided, compound, 2.0, centre=True)
+    centred = augment.with_vader(undecided, compound, 2.0, centre=1.0)
     assert centred[:, 1] == pytest.approx([1 / (1 + np.exp(-0.4404)), 1 / (1 + np.exp(0.4404))], abs=1e-4)
     log_odds = np.log(centred[:, 1] / centred[:, 0])
     assert log_odds.mean() == pytest.approx(0, abs=1e-5)
     plain = augment.with_vader(undecided, compound, 2.0)
     assert np.diff(np.log(plain[:, 1] / plain[:, 0])) == pytest.approx(np.diff(log_odds), abs=1e-4)
+
+
+@pytest.mark.parametrize("share", [0.0, 0.25, 0.5, 1.0])
+def test_centring_by_a_share_moves_every_label_by_that_share_of_the_mean(share):
+    import numpy as np
+
+    undecided = np.full((3, 2), 0.5, dtype=np.float32)
+    compound = np.array([0.6, 0.0, -0.3])  # mean 0.1
+    shifted = augment.with_vader(undecided, compound, 2.0, centre=share)
+    log_odds = np.log(shifted[:, 1] / shifted[:, 0])
+    assert log_odds == pytest.approx(2.0 * (compound - share * 0.1), abs=1e-5)
 
 
 def test_spans_labelled_with_vader_read_a_negation_the_teacher_cannot():

@@ -337,7 +337,17 @@ def test_vader_centre_without_vader_is_refused():
 
     with pytest.raises(SettingsError, match="--vader-centre centres VADER's scores"):
         train.parse_args(["--vader-centre", "--spans", "10"]).resolved()
-    assert train.parse_args(["--vader-centre", "--vader-weight", "2", "--spans", "10"]).resolved().vader_centre
+    assert train.parse_args(["--vader-centre", "--vader-weight", "2", "--spans", "10"]).resolved().vader_centre == 1.0
+    half = train.parse_args(["--vader-centre", "0.5", "--vader-weight", "2", "--spans", "10"]).resolved()
+    assert half.vader_centre == 0.5
+
+
+@pytest.mark.parametrize("share", ["-0.5", "1.5"])
+def test_vader_centre_beyond_the_whole_mean_is_refused(share):
+    from textcnn.settings import SettingsError
+
+    with pytest.raises(SettingsError, match="share of VADER's mean from 0 to 1"):
+        train.parse_args(["--vader-centre", share, "--vader-weight", "2", "--spans", "10"]).resolved()
 
 
 def test_in_background_gives_the_result_or_raises_the_error():

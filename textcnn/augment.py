@@ -340,9 +340,10 @@ def vader_compound(texts: Sequence[str]):
     return np.array([analyzer.polarity_scores(text)["compound"] for text in texts], dtype=np.float64)
 
 
-def with_vader(probabilities, compound, weight: float, centre: bool = False):
+def with_vader(probabilities, compound, weight: float, centre: float = 0.0):
     """(n, 2) class probabilities whose log-odds gain ``weight`` times each text's VADER compound score
-    (``compound``, from :func:`vader_compound`); with ``centre``, the score less its mean over the texts.
+    (``compound``, from :func:`vader_compound`) less ``centre`` times its mean over the texts (1: all of
+    the mean, 0: none).
 
     Centring keeps VADER's rules and drops its lean: on IMDb's review sentences about 47% score above 0
     and 31% below, while the teacher's labels are balanced, and a lean in the labels teaches the CNN to
@@ -350,19 +351,18 @@ def with_vader(probabilities, compound, weight: float, centre: bool = False):
     import numpy as np
 
     p = np.clip(probabilities.astype(np.float64), 1e-7, 1 - 1e-7)
-    if centre:
-        compound = compound - compound.mean()
+    compound = compound - centre * compound.mean()
     log_odds = np.log(p[:, 1]) - np.log(p[:, 0]) + weight * compound
     positive = 1 / (1 + np.exp(-log_odds))
     return np.stack([1 - positive, positive], axis=1).astype(np.float32)
 
 
 def short_texts(documents: Sequence[Sequence[str]], spans: int, synthetic: int, teacher, vocab, max_tokens: int,
-                seed: int = 0, teacher_view=list, vader_weight: float = 0.0, vader_centre: bool = False):
+                seed: int = 0, teacher_view=list, vader_weight: float = 0.0, vader_centre: float = 0.0):
     """An EncodedSplit of ``spans`` sentence spans of ``documents``, each towards the teacher's class
     probabilities for the span alone, without the teacher's intercept (a sentence has no prior)
     (``teacher_view`` maps a token list to what the teacher reads; with ``vader_weight``, that many
-    times VADER's compound score joins the teacher's log-odds, centred on the spans with ``vader_centre``),
+    times VADER's compound score joins the teacher's log-odds, less ``vader_centre`` times its mean over the spans),
     followed by ``synthetic`` templated sentences with their labels as one-hot targets."""
     import numpy as np
 

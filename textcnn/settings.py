@@ -59,7 +59,7 @@ class RunSettings:
     negation_scope: bool | None = _data(None)
     contrast_scope: bool | None = _data(None)  # None keeps older prepared folders matching
     vader_weight: float | None = _data(None)  # None and 0 both mean off; None keeps older prepared folders matching
-    vader_centre: bool | None = _data(None)  # None keeps older prepared folders matching
+    vader_centre: float | None = _data(None)  # share of VADER's mean taken off; None and 0 both mean off
     freeze_embeddings: bool = False
     # model
     filter_widths: list[int] = field(default_factory=lambda: [3, 4, 5])
@@ -133,6 +133,8 @@ class RunSettings:
             raise SettingsError("--expand-vocab takes its new words from GloVe: use it with GloVe")
         if self.vader_weight and not (self.spans and self.distill):
             raise SettingsError("--vader-weight labels the sentences of --spans: use it with --spans (and --distill)")
+        if self.vader_centre is not None and not 0 <= self.vader_centre <= 1:
+            raise SettingsError(f"--vader-centre takes a share of VADER's mean from 0 to 1, got {self.vader_centre}")
         if self.vader_centre and not self.vader_weight:
             raise SettingsError("--vader-centre centres VADER's scores: use it with --vader-weight")
         adapt = self.pretrained_vectors if self.adapt_embeddings is None else self.adapt_embeddings
