@@ -2,6 +2,7 @@
 
     python benchmarks/train_step.py            # train.py's model and batch size, lengths 16 to 800 tokens
     python benchmarks/train_step.py --quick    # a small model, seconds (checks it runs)
+    python benchmarks/train_step.py --device cuda  # the same on a GPU (train.py's --device)
 
 A step is what ``textcnn.training.train_epoch`` does per batch: forward under bfloat16 autocast
 where the CPU has it, soft-label cross-entropy, backward, fused AdamW. "pooled conv" is the model as
@@ -35,6 +36,7 @@ def parse_args(argv: list[str] | None):
     p = common.base_parser(__doc__, model=False)
     p.add_argument("--batch-size", type=int, default=50, help="texts per batch (train.py's default)")
     p.add_argument("--repeats", type=int, default=None, help="timed steps per length (default 15; 2 with --quick)")
+    p.add_argument("--device", default="cpu", help="where the steps run: cpu or cuda (default: cpu)")
     args = p.parse_args(argv)
     args.repeats = args.repeats or (2 if args.quick else 15)
     return args
@@ -56,7 +58,8 @@ def step_milliseconds(model, ids, targets, repeats: int) -> float:
 
     from textcnn.precision import autocast
 
-    device = torch.device("cpu")
+    device = ids.device
+    model.to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, fused=True)
     model.train()
     times = []
@@ -68,6 +71,8 @@ def step_milliseconds(model, ids, targets, repeats: int) -> float:
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+        if device.type == "cuda":  # the step is queued, not done, until the GPU has run it
+            torch.cuda.synchronize(device)
         if i >= 2:
             times.append(1000 * (time.perf_counter() - started))
     return statistics.median(times)
@@ -89,11 +94,13 @@ def main(argv: list[str] | None = None) -> dict:
     if args.quick:
         config = TextCNNConfig(vocab_size=500, embedding_dim=8, num_filters=6)
         lengths = (16, SPARSE_BACKWARD_MIN_WINDOWS + 8)
+    device = torch.device(args.device)
+    torch.backends.cudnn.benchmark = device.type == "cuda"  # as train.py: conv1d's kernels chosen per shape
     generator = torch.Generator().manual_seed(args.seed)
     results = {}
     for length in lengths:
-        ids = torch.randint(2, config.vocab_size, (args.batch_size, length), generator=generator)
-        targets = torch.softmax(torch.randn(args.batch_size, 2, generator=generator), dim=1)  # soft labels, as distillation
+        ids = torch.randint(2, config.vocab_size, (args.batch_size, length), generator=generator).to(device)
+        targets = torch.softmax(torch.randn(args.batch_size, 2, generator=generator), dim=1).to(device)  # soft labels, as distillation
         torch.manual_seed(args.seed)
         pooled = step_milliseconds(TextCNN(config), ids, targets, args.repeats)
         torch.manual_seed(args.seed)
@@ -109,16 +116,16 @@ def main(argv: list[str] | None = None) -> dict:
                                 "sparse_backward_ms": round(forced["sparse"], 1)}
     print(f"## Training step time{' (QUICK: not a measurement)' if args.quick else ''}\n")
     print(f"batch {args.batch_size}, {config.num_filters} filters of widths {config.filter_widths}, "
-          f"bf16 autocast: {native_bf16(torch.device('cpu'))}; median of {args.repeats} steps; "
+          f"on {device.type}, bf16 autocast: {native_bf16(device)}; median of {args.repeats} steps; "
           f"{common.describe_machine(common.machine())}\n")
     rows = [[length, r["pooled_conv_ms"], r["conv1d_autograd_ms"], f"{r['speedup']:.2f}x", r["dense_backward_ms"],
              r["sparse_backward_ms"]] for length, r in results.items()]
     print(common.markdown_table(["tokens per text", "pooled conv (ms)", "conv1d + autograd (ms)", "speed-up",
                                  "dense backward (ms)", "sparse backward (ms)"], rows))
-    dtype = torch.bfloat16 if native_bf16(torch.device("cpu")) else torch.float32
+    dtype = torch.bfloat16 if native_bf16(device) else torch.float32
     print(f"\npooled conv takes the sparse backward from {sparse_backward_min_windows(dtype)} windows on "
           f"(a text of that many tokens minus the width plus one) in {str(dtype).removeprefix('torch.')}")
-    record = {"config": {"batch_size": args.batch_size, "num_filters": config.num_filters,
+    record = {"config": {"device": device.type, "batch_size": args.batch_size, "num_filters": config.num_filters,
                          "filter_widths": list(config.filter_widths), "repeats": args.repeats,
                          "sparse_backward_min_windows": SPARSE_BACKWARD_MIN_WINDOWS,
                          "sparse_backward_min_windows_half": SPARSE_BACKWARD_MIN_WINDOWS_HALF},
