@@ -133,6 +133,9 @@ def parse_args(argv: list[str] | None = None) -> RunSettings:
     p.add_argument("--vader-centre", type=float, nargs="?", const=1.0, metavar="F", default=d.vader_centre,
                    help="with --vader-weight: subtract F times the spans' mean VADER score first (F alone: 1, the "
                         "whole mean), so VADER adds its rules but not its lean to positive (default: off)")
+    p.add_argument("--vader-subject-negation", action=argparse.BooleanOptionalAction, default=d.vader_subject_negation,
+                   help="with --vader-weight: VADER reads 'nobody' and 'no one' as 'not anybody' and 'not anyone', so "
+                        "its negation rule sees a negating subject (default: off)")
     p.add_argument("--freeze-embeddings", action="store_true",
                    help="keep the embeddings as initialised (Kim's CNN-static): training steps about 30%% faster")
     # model
@@ -329,14 +332,15 @@ def prepare(settings: RunSettings) -> Prepared:
         # short texts join them: sentences of reviews with the teacher's probabilities for each, templated sentences
         # None (the default) is none; kept apart from 0 so folders prepared before these options still match
         spans, synthetic, vader_weight = settings.spans or 0, settings.synthetic or 0, settings.vader_weight or 0.0
-        vader_centre = settings.vader_centre or 0.0
+        vader_centre, subject_negation = settings.vader_centre or 0.0, bool(settings.vader_subject_negation)
         if settings.dry_run:
             spans, synthetic = min(spans, 200), min(synthetic, 200)
         extra = short_texts(reviews, spans, synthetic, teacher, vocab, settings.max_tokens,
-                            settings.seed, view, vader_weight=vader_weight, vader_centre=vader_centre)
+                            settings.seed, view, vader_weight=vader_weight, vader_centre=vader_centre,
+                            vader_subject_negation=subject_negation)
         unlabelled = concatenate(unlabelled, extra)
         teacher_report.update(spans=len(extra) - synthetic, synthetic=synthetic, vader_weight=vader_weight,
-                              vader_centre=vader_centre)
+                              vader_centre=vader_centre, vader_subject_negation=subject_negation)
         log.info("short texts: %d review sentences with the teacher's labels, %d templated sentences",
                  len(extra) - synthetic, synthetic)
 

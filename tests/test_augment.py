@@ -171,6 +171,27 @@ def test_centred_vader_keeps_the_differences_and_drops_the_lean():
     assert np.diff(np.log(plain[:, 1] / plain[:, 0])) == pytest.approx(np.diff(log_odds), abs=1e-4)
 
 
+@pytest.mark.parametrize(("text", "subject_negated"), [
+    ("nobody would like it .", "not anybody would like it ."),
+    ("no one will enjoy this film .", "not anyone will enjoy this film ."),
+    ("no - one liked it", "no - one liked it"),  # the tokenizer splits the hyphen off: not a subject negator then
+    ("there is no one good scene", "there is not anyone good scene"),
+    ("nobodyknows said no", "nobodyknows said no"),
+])
+def test_vader_reads_a_negating_subject_only_when_asked(text, subject_negated):
+    tokens = text.split()
+    assert augment.vader_reading(tokens) == text
+    assert augment.vader_reading(tokens, subject_negation=True) == subject_negated
+
+
+def test_a_negating_subject_rewritten_turns_vaders_score():
+    plain, rewritten = (augment.vader_compound([augment.vader_reading(s.split(), flag) for s in
+                                                ("nobody would like this film .", "no one will regret this film .")])
+                        for flag in (False, True))
+    assert plain[0] > 0 > rewritten[0]  # praise negated by its subject
+    assert plain[1] < 0 < rewritten[1]  # blame negated by its subject
+
+
 @pytest.mark.parametrize("share", [0.0, 0.25, 0.5, 1.0])
 def test_centring_by_a_share_moves_every_label_by_that_share_of_the_mean(share):
     import numpy as np

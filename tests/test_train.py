@@ -342,6 +342,14 @@ def test_vader_centre_without_vader_is_refused():
     assert half.vader_centre == 0.5
 
 
+def test_vader_subject_negation_without_vader_is_refused():
+    from textcnn.settings import SettingsError
+
+    with pytest.raises(SettingsError, match="--vader-subject-negation changes what VADER reads"):
+        train.parse_args(["--vader-subject-negation", "--spans", "10"]).resolved()
+    assert train.parse_args(["--vader-subject-negation", "--vader-weight", "2", "--spans", "10"]).resolved().vader_subject_negation
+
+
 @pytest.mark.parametrize("share", ["-0.5", "1.5"])
 def test_vader_centre_beyond_the_whole_mean_is_refused(share):
     from textcnn.settings import SettingsError

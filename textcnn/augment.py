@@ -340,6 +340,21 @@ def vader_compound(texts: Sequence[str]):
     return np.array([analyzer.polarity_scores(text)["compound"] for text in texts], dtype=np.float64)
 
 
+# VADER's negation rule looks for "not", "never", "n't" and their kind among the three words before a
+# sentiment word, never for a negating subject: "nobody would like it" and "no one will enjoy it" score
+# as praise. Rewritten as "not anybody" and "not anyone", the subject is read by that rule.
+_SUBJECT_NEGATOR = re.compile(r"\b(nobody|no one|no-one)\b")
+
+
+def vader_reading(tokens: Sequence[str], subject_negation: bool = False) -> str:
+    """The text VADER scores for a token list: the tokens joined by spaces; with ``subject_negation``,
+    "nobody" as "not anybody" and "no one" as "not anyone" (the tokens are lowercase)."""
+    text = " ".join(tokens)
+    if not subject_negation:
+        return text
+    return _SUBJECT_NEGATOR.sub(lambda m: "not anybody" if m.group(1) == "nobody" else "not anyone", text)
+
+
 def with_vader(probabilities, compound, weight: float, centre: float = 0.0):
     """(n, 2) class probabilities whose log-odds gain ``weight`` times each text's VADER compound score
     (``compound``, from :func:`vader_compound`) less ``centre`` times its mean over the texts (1: all of
@@ -358,11 +373,13 @@ def with_vader(probabilities, compound, weight: float, centre: float = 0.0):
 
 
 def short_texts(documents: Sequence[Sequence[str]], spans: int, synthetic: int, teacher, vocab, max_tokens: int,
-                seed: int = 0, teacher_view=list, vader_weight: float = 0.0, vader_centre: float = 0.0):
+                seed: int = 0, teacher_view=list, vader_weight: float = 0.0, vader_centre: float = 0.0,
+                vader_subject_negation: bool = False):
     """An EncodedSplit of ``spans`` sentence spans of ``documents``, each towards the teacher's class
     probabilities for the span alone, without the teacher's intercept (a sentence has no prior)
     (``teacher_view`` maps a token list to what the teacher reads; with ``vader_weight``, that many
-    times VADER's compound score joins the teacher's log-odds, less ``vader_centre`` times its mean over the spans),
+    times VADER's compound score of :func:`vader_reading` joins the teacher's log-odds, less ``vader_centre``
+    times its mean over the spans),
     followed by ``synthetic`` templated sentences with their labels as one-hot targets."""
     import numpy as np
 
@@ -373,7 +390,8 @@ def short_texts(documents: Sequence[Sequence[str]], spans: int, synthetic: int, 
         cut = sample_spans(documents, spans, seed=seed)
         targets = teacher.predict_proba([teacher_view(s) for s in cut], prior=False)
         if vader_weight:
-            targets = with_vader(targets, vader_compound([" ".join(s) for s in cut]), vader_weight, centre=vader_centre)
+            compound = vader_compound([vader_reading(s, vader_subject_negation) for s in cut])
+            targets = with_vader(targets, compound, vader_weight, centre=vader_centre)
         out = concatenate(out, encode(cut, None, vocab, max_tokens, targets=targets))
     if synthetic:
         from textcnn.tokenizer import Tokenizer

@@ -60,6 +60,7 @@ class RunSettings:
     contrast_scope: bool | None = _data(None)  # None keeps older prepared folders matching
     vader_weight: float | None = _data(None)  # None and 0 both mean off; None keeps older prepared folders matching
     vader_centre: float | None = _data(None)  # share of VADER's mean taken off; None and 0 both mean off
+    vader_subject_negation: bool | None = _data(None)  # None keeps older prepared folders matching
     freeze_embeddings: bool = False
     # model
     filter_widths: list[int] = field(default_factory=lambda: [3, 4, 5])
@@ -137,5 +138,7 @@ class RunSettings:
             raise SettingsError(f"--vader-centre takes a share of VADER's mean from 0 to 1, got {self.vader_centre}")
         if self.vader_centre and not self.vader_weight:
             raise SettingsError("--vader-centre centres VADER's scores: use it with --vader-weight")
+        if self.vader_subject_negation and not self.vader_weight:
+            raise SettingsError("--vader-subject-negation changes what VADER reads: use it with --vader-weight")
         adapt = self.pretrained_vectors if self.adapt_embeddings is None else self.adapt_embeddings
         return dataclasses.replace(self, adapt_embeddings=adapt, epochs=1 if self.dry_run else self.epochs)
