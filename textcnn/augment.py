@@ -343,7 +343,7 @@ def vader_compound(texts: Sequence[str]):
 # VADER's negation rule looks for "not", "never", "n't" and their kind among the three words before a
 # sentiment word, never for a negating subject: "nobody would like it" and "no one will enjoy it" score
 # as praise. Rewritten as "not anybody" and "not anyone", the subject is read by that rule.
-_SUBJECT_NEGATOR = re.compile(r"\b(nobody|no one|no-one)\b")
+_SUBJECT_NEGATOR = re.compile(r"\b(nobody|no one)\b")  # the tokenizer splits "no-one" into "no", "-", "one"
 
 
 def vader_reading(tokens: Sequence[str], subject_negation: bool = False) -> str:
