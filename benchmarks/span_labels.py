@@ -25,11 +25,14 @@ from benchmarks import common  # noqa: E402
 
 
 def parse_args(argv: list[str] | None):
+    from textcnn.settings import RunSettings
+
     p = common.base_parser(__doc__)
     p.add_argument("--spans", type=int, default=20_000, help="spans to cut and label")
     p.add_argument("--unlabelled", type=int, default=10_000, help="unlabelled reviews the spans are also cut from")
     p.add_argument("--vader-weight", type=float, default=2.0, help="W: VADER's weight in the labels, as in train.py")
-    p.add_argument("--val-fraction", type=float, default=0.1, help="train.py's validation share (left out)")
+    p.add_argument("--val-fraction", type=float, default=RunSettings().val_fraction,
+                   help="train.py's validation share (left out)")
     return p.parse_args(argv)
 
 
@@ -47,6 +50,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     from textcnn.augment import sample_spans, teacher_view, vader_compound, with_vader
     from textcnn.data import stratified_split
+    from textcnn.settings import RunSettings
     from textcnn.teacher import NgramTeacher
     from textcnn.tokenizer import Tokenizer
 
@@ -60,7 +64,8 @@ def main(argv: list[str] | None = None) -> dict:
     tokenizer = Tokenizer()
     labelled = tokenizer.batch([texts[i] for i in train_idx])
     view = teacher_view(True, True)
-    teacher = NgramTeacher().fit([view(t) for t in labelled], np.asarray([labels[i] for i in train_idx]))
+    teacher = NgramTeacher(c=RunSettings().teacher_c)  # train.py's teacher, with train.py's default C
+    teacher.fit([view(t) for t in labelled], np.asarray([labels[i] for i in train_idx]))
     spans = sample_spans(labelled + tokenizer.batch(unlabelled_texts), args.spans, seed=args.seed)
     joined = [" ".join(s) for s in spans]
     teacher_labels = teacher.predict_proba([view(s) for s in spans], prior=False)

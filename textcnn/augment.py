@@ -378,9 +378,9 @@ def short_texts(documents: Sequence[Sequence[str]], spans: int, synthetic: int, 
     """An EncodedSplit of ``spans`` sentence spans of ``documents``, each towards the teacher's class
     probabilities for the span alone, without the teacher's intercept (a sentence has no prior)
     (``teacher_view`` maps a token list to what the teacher reads; with ``vader_weight``, that many
-    times VADER's compound score of :func:`vader_reading` joins the teacher's log-odds, less ``vader_centre``
-    times its mean over the spans),
-    followed by ``synthetic`` templated sentences with their labels as one-hot targets."""
+    times VADER's compound score of :func:`vader_reading`, less ``vader_centre`` times its mean over
+    the spans, joins the teacher's log-odds), followed by ``synthetic`` templated sentences with their
+    labels as one-hot targets."""
     import numpy as np
 
     from textcnn.data import EncodedSplit, concatenate, encode
