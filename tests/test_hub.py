@@ -124,6 +124,13 @@ def test_folder_round_trip_predicts_identically(tmp_path):
     assert (tmp_path / "again" / WEIGHTS).read_bytes() == (tmp_path / "m" / WEIGHTS).read_bytes()
 
 
+def test_a_local_folder_loads_and_saves_without_the_hubs_http_client(tmp_path, monkeypatch):
+    # huggingface_hub's HTTP client differs between its versions; only Hub downloads need it
+    monkeypatch.setitem(sys.modules, "httpx2", None)
+    folder = save_folder(make_model(), tmp_path / "m")  # saving loads the staged folder back
+    assert load_model(folder).vocab == VOCABULARY
+
+
 def test_the_pipeline_carries_what_the_folder_holds(model_dir):
     pipeline = SentimentPipeline.from_pretrained(model_dir)
     assert pipeline.vocab == VOCABULARY and pipeline.filter_ngrams == make_ngrams(make_model())

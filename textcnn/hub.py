@@ -385,6 +385,14 @@ def resolve_model_folder(
     (``HF_HOME`` / ``HF_HUB_CACHE`` or ``cache_dir``): offline, or with the Hub out of reach, a
     cached copy of the revision is used.
     """
+    model_id = str(model_id)
+    if os.path.isdir(model_id):
+        folder = Path(model_id)
+        _refuse_pickles(_local_file_names(folder), f"The model folder {model_id}")
+        return folder
+    if os.path.exists(model_id):
+        raise ModelLoadError(f"{model_id} is a file, not a model folder.")
+    # the Hub client only from here on: a local folder loads with whatever huggingface_hub is installed
     import httpx2
     from huggingface_hub import constants, snapshot_download
     from huggingface_hub.errors import (
@@ -400,14 +408,6 @@ def resolve_model_folder(
         XetDownloadError,
     )
     from huggingface_hub.utils import validate_repo_id
-
-    model_id = str(model_id)
-    if os.path.isdir(model_id):
-        folder = Path(model_id)
-        _refuse_pickles(_local_file_names(folder), f"The model folder {model_id}")
-        return folder
-    if os.path.exists(model_id):
-        raise ModelLoadError(f"{model_id} is a file, not a model folder.")
     try:
         validate_repo_id(model_id)
     except HFValidationError as error:
