@@ -14,7 +14,9 @@ benchmarks/accuracy.py (C picked on train.py's validation split, refitted on all
   words held out from anything training may use);
 - accuracy per source on short labelled Yelp and Amazon sentences
   (``../shared/data/sentences/yelp_amazon.parquet``; with --quick and no such file, a synthetic
-  stand-in).
+  stand-in), also on the negative and the positive ones apart, and on those that hold a negator
+  ("not", "n't", "never", "no", ...: the ``textcnn.augment.NEGATORS`` of the teacher's negation
+  scope) apart from the rest.
 
 Models are scored end to end (raw text into SentimentPipeline.predict). Nothing is chosen here on
 IMDb test.
@@ -81,9 +83,12 @@ def pass_rates(cases: list[Case], predict) -> dict[str, dict]:
     return out
 
 
-def source_accuracy(texts: list[str], labels: list[int], sources: list[str], predict) -> dict[str, dict]:
+def source_accuracy(texts: list[str], labels: list[int], sources: list[str], predict,
+                    negated: list[bool] | None = None) -> dict[str, dict]:
     """Accuracy per source: {source: {"accuracy", "examples", "by_label"}}, ``by_label`` the accuracy on
-    the negative (label 0) and the positive (label 1) sentences, which shows a lean to one side."""
+    the negative (label 0) and the positive (label 1) sentences, which shows a lean to one side. With
+    ``negated`` (whether each sentence holds a negator), also ``by_negator``: the accuracy on the
+    sentences with one and on those without, and how many have one."""
     predicted = predict(texts)
     out = {}
 
@@ -95,6 +100,11 @@ def source_accuracy(texts: list[str], labels: list[int], sources: list[str], pre
         out[source] = {"accuracy": accuracy(rows), "examples": len(rows),
                        "by_label": {name: accuracy([i for i in rows if labels[i] == label])
                                     for label, name in enumerate(("negative", "positive"))}}
+        if negated is not None:
+            with_negator = [i for i in rows if negated[i]]
+            out[source]["by_negator"] = {"with": accuracy(with_negator),
+                                         "without": accuracy([i for i in rows if not negated[i]]),
+                                         "examples_with": len(with_negator)}
     return out
 
 
@@ -220,6 +230,8 @@ def record_measurements(folder: Path, sentences: dict[str, dict], rates: dict[st
 
 def main(argv: list[str] | None = None) -> dict:
     from benchmarks.accuracy import fit_baseline, training_metrics, validation_split
+    from textcnn.augment import holds_negator
+    from textcnn.tokenizer import Tokenizer
 
     args = parse_args(argv)
     if args.record and args.quick:
@@ -248,11 +260,12 @@ def main(argv: list[str] | None = None) -> dict:
 
     cases = build_suite()
     texts, labels, sources, sentences_from = load_sentences(args.sentences, args.quick, args.seed)
+    negated = [holds_negator(tokens) for tokens in Tokenizer().batch(texts)]
     results = {}
     for name, predict in (("textcnn", model_labels), ("tfidf_logreg", baseline_labels)):
         with common.Stopwatch() as t:
             rates = pass_rates(cases, predict)
-            short = source_accuracy(texts, labels, sources, predict)
+            short = source_accuracy(texts, labels, sources, predict, negated)
         results[name] = {"capabilities": rates, "short_sentences": short, "seconds": round(t.seconds, 2)}
     results["tfidf_logreg"]["fitted"] = fitted
     if args.teachers:
@@ -277,8 +290,10 @@ def main(argv: list[str] | None = None) -> dict:
     print(common.markdown_table(["capability", "cases", "TextCNN", "TF-IDF", "target"], rows))
     print(f"\n## Short sentences ({sentences_from})\n")
     print(common.markdown_table(
-        ["source", "sentences", "TextCNN", "TextCNN on negative / positive ones", "TF-IDF", "target"],
+        ["source", "sentences", "TextCNN", "TextCNN on negative / positive ones",
+         "TextCNN on those with / without a negator", "TF-IDF", "target"],
         [[s, r["examples"], f"{r['accuracy']:.1%}", " / ".join(percent(x) for x in r["by_label"].values()),
+          f"{percent(r['by_negator']['with'])} ({r['by_negator']['examples_with']}) / {percent(r['by_negator']['without'])}",
           f"{results['tfidf_logreg']['short_sentences'][s]['accuracy']:.1%}", f">= {TARGETS['short_sentences']:.0%}"]
          for s, r in results["textcnn"]["short_sentences"].items()]))
     teachers = [name for name in results if name not in ("textcnn", "tfidf_logreg")]

@@ -92,6 +92,10 @@ def test_source_accuracy_and_targets():
                                         lambda texts: [1, 1, 1, 0])
     assert accuracy == {"amazon": {"accuracy": 0.5, "examples": 2, "by_label": {"negative": None, "positive": 0.5}},
                         "yelp": {"accuracy": 0.5, "examples": 2, "by_label": {"negative": 0.0, "positive": 1.0}}}
+    split = behavior.source_accuracy(["a", "b", "c", "d"], [1, 0, 1, 1], ["yelp", "yelp", "amazon", "amazon"],
+                                     lambda texts: [1, 1, 1, 0], negated=[True, True, False, True])
+    assert split["yelp"]["by_negator"] == {"with": 0.5, "without": None, "examples_with": 2}
+    assert split["amazon"]["by_negator"] == {"with": 0.0, "without": 1.0, "examples_with": 1}
     rates = {"negation: positive verbs": {"rate": 0.9}, "contrast": {"rate": 0.84}, "intensifiers": {"rate": 0.1}}
     met = behavior.targets_met(rates, {"yelp": {"accuracy": 0.88}})
     assert met == {"negation: positive verbs": True, "contrast": False, "short sentences: yelp": True}
