@@ -136,6 +136,10 @@ def parse_args(argv: list[str] | None = None) -> RunSettings:
     p.add_argument("--vader-subject-negation", action=argparse.BooleanOptionalAction, default=d.vader_subject_negation,
                    help="with --vader-weight: VADER reads 'nobody' and 'no one' as 'not anybody' and 'not anyone', so "
                         "its negation rule sees a negating subject (default: off)")
+    p.add_argument("--negated-spans", type=float, metavar="S", default=d.negated_spans,
+                   help="with --spans: draw this share of the spans from sentences that hold a negator (not, n't, "
+                        "never, no, ...) and the rest from sentences that hold none (by default they come as the "
+                        "reviews have them, about a quarter with a negator)")
     p.add_argument("--freeze-embeddings", action="store_true",
                    help="keep the embeddings as initialised (Kim's CNN-static): training steps about 30%% faster")
     # model
@@ -337,10 +341,11 @@ def prepare(settings: RunSettings) -> Prepared:
             spans, synthetic = min(spans, 200), min(synthetic, 200)
         extra = short_texts(reviews, spans, synthetic, teacher, vocab, settings.max_tokens,
                             settings.seed, view, vader_weight=vader_weight, vader_centre=vader_centre,
-                            vader_subject_negation=subject_negation)
+                            vader_subject_negation=subject_negation, negated_share=settings.negated_spans)
         unlabelled = concatenate(unlabelled, extra)
         teacher_report.update(spans=len(extra) - synthetic, synthetic=synthetic, vader_weight=vader_weight,
-                              vader_centre=vader_centre, vader_subject_negation=subject_negation)
+                              vader_centre=vader_centre, vader_subject_negation=subject_negation,
+                              negated_spans=settings.negated_spans)
         log.info("short texts: %d review sentences with the teacher's labels, %d templated sentences",
                  len(extra) - synthetic, synthetic)
 

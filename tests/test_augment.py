@@ -81,6 +81,27 @@ def test_sample_spans_takes_at_most_two_per_document_deterministically():
     assert len(sample_spans(documents, 100, min_tokens=2)) == 20
 
 
+@pytest.mark.parametrize("share", [0.0, 0.25, 0.5, 1.0])
+def test_sample_spans_draws_the_asked_share_of_negated_sentences(share):
+    # a quarter of these sentences hold a negator, as in reviews
+    documents = [f"a{i} b . c{i} d . e{i} f . g{i} was n't h .".split() for i in range(40)]
+    spans = sample_spans(documents, 20, seed=3, min_tokens=2, negated_share=share)
+    assert len(spans) == 20 and spans == sample_spans(documents, 20, seed=3, min_tokens=2, negated_share=share)
+    assert sum(augment.holds_negator(span) for span in spans) == round(20 * share)
+    sentences = {tuple(s) for document in documents for s in sentence_spans(document, min_tokens=2)}
+    assert all(tuple(span) in sentences for span in spans)
+    per_document = {}
+    for span in spans:
+        per_document[span[0][1:]] = per_document.get(span[0][1:], 0) + 1
+    assert max(per_document.values()) <= 2
+
+
+def test_sample_spans_stops_short_when_the_documents_lack_negated_sentences():
+    documents = [f"a{i} b . c{i} is not d .".split() for i in range(5)]
+    spans = sample_spans(documents, 10, min_tokens=2, negated_share=1.0)
+    assert len(spans) == 5 and all(augment.holds_negator(span) for span in spans)
+
+
 def test_mark_negation_marks_up_to_punctuation_or_but():
     assert mark_negation("it was n't bad at all , really".split()) == \
         ["it", "was", "n't", "NOT_bad", "NOT_at", "NOT_all", ",", "really"]

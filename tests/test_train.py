@@ -350,6 +350,19 @@ def test_vader_subject_negation_without_vader_is_refused():
     assert train.parse_args(["--vader-subject-negation", "--vader-weight", "2", "--spans", "10"]).resolved().vader_subject_negation
 
 
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--negated-spans", "0.5"], "--negated-spans chooses the sentences of --spans"),
+    (["--negated-spans", "0.5", "--spans", "10", "--no-distill"], "--negated-spans chooses the sentences of --spans"),
+    (["--negated-spans", "1.5", "--spans", "10"], "--negated-spans takes a share of the spans from 0 to 1"),
+])
+def test_negated_spans_out_of_place_are_refused(argv, message):
+    from textcnn.settings import SettingsError
+
+    with pytest.raises(SettingsError, match=message):
+        train.parse_args(argv).resolved()
+    assert train.parse_args(["--negated-spans", "0.5", "--spans", "10"]).resolved().negated_spans == 0.5
+
+
 @pytest.mark.parametrize("share", ["-0.5", "1.5"])
 def test_vader_centre_beyond_the_whole_mean_is_refused(share):
     from textcnn.settings import SettingsError

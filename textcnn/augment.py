@@ -236,19 +236,39 @@ def sentence_spans(tokens: Sequence[str], min_tokens: int = 3, max_tokens: int =
 
 
 def sample_spans(documents: Sequence[Sequence[str]], count: int, seed: int = 0, min_tokens: int = 3,
-                 max_tokens: int = 50) -> list[list[str]]:
+                 max_tokens: int = 50, negated_share: float | None = None) -> list[list[str]]:
     """Up to ``count`` sentence spans drawn from ``documents`` (at most two per document, documents
-    in random order), deterministic in ``seed``."""
+    in random order), deterministic in ``seed``. With ``negated_share``, that share of them are
+    sentences that hold a negator (:data:`NEGATORS`; about a quarter of review sentences do) and the
+    rest sentences that hold none, as far as the documents have them."""
     rng = random.Random(seed)
     order = list(range(len(documents)))
     rng.shuffle(order)
-    spans: list[list[str]] = []
+    if negated_share is None:
+        spans: list[list[str]] = []
+        for index in order:
+            found = list(sentence_spans(documents[index], min_tokens, max_tokens))
+            spans.extend(rng.sample(found, min(2, len(found))))
+            if len(spans) >= count:
+                break
+        return spans[:count]
+    wanted = round(count * negated_share)
+    quota = {True: wanted, False: count - wanted}
+    picked: dict[bool, list[list[str]]] = {True: [], False: []}
     for index in order:
         found = list(sentence_spans(documents[index], min_tokens, max_tokens))
-        spans.extend(rng.sample(found, min(2, len(found))))
-        if len(spans) >= count:
+        rng.shuffle(found)
+        taken = 0
+        for span in found:
+            kind = holds_negator(span)
+            if taken < 2 and len(picked[kind]) < quota[kind]:
+                picked[kind].append(span)
+                taken += 1
+        if all(len(picked[kind]) >= quota[kind] for kind in picked):
             break
-    return spans[:count]
+    spans = picked[True] + picked[False]
+    rng.shuffle(spans)
+    return spans
 
 
 # --- negation scope ------------------------------------------------------------------------------
@@ -257,6 +277,11 @@ NEGATORS = frozenset({"not", "n't", "no", "never", "nothing", "nobody", "none", 
                       "without", "cannot", "hardly"})
 SCOPE_END = frozenset(string.punctuation) | {"but", "however", "although", "though", "...", "<br"}
 NEGATED_PREFIX = "NOT_"  # upper case: the tokenizer lowercases everything, so no real token has it
+
+
+def holds_negator(tokens: Sequence[str]) -> bool:
+    """Whether any of ``tokens`` is a negator ("not", "n't", "never", "no", ...)."""
+    return any(token in NEGATORS for token in tokens)
 
 
 def mark_negation(tokens: Sequence[str]) -> list[str]:
@@ -374,20 +399,20 @@ def with_vader(probabilities, compound, weight: float, centre: float = 0.0):
 
 def short_texts(documents: Sequence[Sequence[str]], spans: int, synthetic: int, teacher, vocab, max_tokens: int,
                 seed: int = 0, teacher_view=list, vader_weight: float = 0.0, vader_centre: float = 0.0,
-                vader_subject_negation: bool = False):
-    """An EncodedSplit of ``spans`` sentence spans of ``documents``, each towards the teacher's class
-    probabilities for the span alone, without the teacher's intercept (a sentence has no prior)
-    (``teacher_view`` maps a token list to what the teacher reads; with ``vader_weight``, that many
-    times VADER's compound score of :func:`vader_reading`, less ``vader_centre`` times its mean over
-    the spans, joins the teacher's log-odds), followed by ``synthetic`` templated sentences with their
-    labels as one-hot targets."""
+                vader_subject_negation: bool = False, negated_share: float | None = None):
+    """An EncodedSplit of ``spans`` sentence spans of ``documents`` (``negated_share``: see
+    :func:`sample_spans`), each towards the teacher's class probabilities for the span alone,
+    without the teacher's intercept (a sentence has no prior) (``teacher_view`` maps a token list to
+    what the teacher reads; with ``vader_weight``, that many times VADER's compound score of
+    :func:`vader_reading`, less ``vader_centre`` times its mean over the spans, joins the teacher's
+    log-odds), followed by ``synthetic`` templated sentences with their labels as one-hot targets."""
     import numpy as np
 
     from textcnn.data import EncodedSplit, concatenate, encode
 
     out = EncodedSplit([], np.zeros(0, dtype=np.int64), np.zeros((0, 2), dtype=np.float32))
     if spans:
-        cut = sample_spans(documents, spans, seed=seed)
+        cut = sample_spans(documents, spans, seed=seed, negated_share=negated_share)
         targets = teacher.predict_proba([teacher_view(s) for s in cut], prior=False)
         if vader_weight:
             compound = vader_compound([vader_reading(s, vader_subject_negation) for s in cut])

@@ -61,6 +61,7 @@ class RunSettings:
     vader_weight: float | None = _data(None)  # None and 0 both mean off; None keeps older prepared folders matching
     vader_centre: float | None = _data(None)  # share of VADER's mean taken off; None and 0 both mean off
     vader_subject_negation: bool | None = _data(None)  # None keeps older prepared folders matching
+    negated_spans: float | None = _data(None)  # share of spans that hold a negator; None: as they come
     freeze_embeddings: bool = False
     # model
     filter_widths: list[int] = field(default_factory=lambda: [3, 4, 5])
@@ -140,5 +141,9 @@ class RunSettings:
             raise SettingsError("--vader-centre centres VADER's scores: use it with --vader-weight")
         if self.vader_subject_negation and not self.vader_weight:
             raise SettingsError("--vader-subject-negation changes what VADER reads: use it with --vader-weight")
+        if self.negated_spans is not None and not 0 <= self.negated_spans <= 1:
+            raise SettingsError(f"--negated-spans takes a share of the spans from 0 to 1, got {self.negated_spans}")
+        if self.negated_spans is not None and not (self.spans and self.distill):
+            raise SettingsError("--negated-spans chooses the sentences of --spans: use it with --spans (and --distill)")
         adapt = self.pretrained_vectors if self.adapt_embeddings is None else self.adapt_embeddings
         return dataclasses.replace(self, adapt_embeddings=adapt, epochs=1 if self.dry_run else self.epochs)
