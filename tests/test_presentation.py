@@ -222,6 +222,9 @@ def test_measured_capabilities_are_named_as_strengths_or_limits():
     assert ('Known limits: negated criticism ("not bad": 33% right) and contrasts ("slow at first, but worth it": '
             '46%) often fool it, as do sarcasm and irony;') in text
     assert "made up" not in text
+    one_weak = model_facts({"behavior": {"pass_rates": {"negation: positive verbs": 0.75, "contrast": 0.9}}})
+    assert 'Known limits: negated liking ("didn\'t enjoy": 75% right) often fools it, as do sarcasm and irony;' in \
+        p.facts_text(one_weak, [3])
     strong = model_facts({"behavior": {"pass_rates": {name: 0.9 for name in p.CAPABILITY_WORDS}}})
     assert "Known limits: sarcasm and irony fool it;" in p.facts_text(strong, [3])
 

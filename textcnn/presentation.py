@@ -375,7 +375,8 @@ def _limits_text(pass_rates: Sequence[tuple[str, float]]) -> str:
     strong = [(name, rate) for name, rate in pass_rates if rate >= WEAK_RATE]
     weak = [(name, rate) for name, rate in pass_rates if rate < WEAK_RATE]
     text = f"On held-out sentences it reads {listed(strong, ' right')}. " if strong else ""
-    fooled = f"{listed(weak, ' right')} often fool it, as do sarcasm and irony" if weak else "sarcasm and irony fool it"
+    verb = "fools" if len(weak) == 1 else "fool"
+    fooled = f"{listed(weak, ' right')} often {verb} it, as do sarcasm and irony" if weak else "sarcasm and irony fool it"
     return f"{text}Known limits: {fooled}"
 
 
