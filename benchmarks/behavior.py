@@ -273,7 +273,7 @@ def main(argv: list[str] | None = None) -> dict:
             def labels_of(texts, score=score):  # a score of exactly 0 (VADER: no known word) counts as negative
                 return [int(x > 0) for x in score(texts)]
             results[name] = {"capabilities": pass_rates(cases, labels_of),
-                             "short_sentences": source_accuracy(texts, labels, sources, labels_of)}
+                             "short_sentences": source_accuracy(texts, labels, sources, labels_of, negated)}
     met = targets_met(results["textcnn"]["capabilities"], results["textcnn"]["short_sentences"])
 
     quick = " (QUICK: a small slice, not a measurement)" if args.quick else ""
