@@ -231,7 +231,6 @@ def record_measurements(folder: Path, sentences: dict[str, dict], rates: dict[st
 def main(argv: list[str] | None = None) -> dict:
     from benchmarks.accuracy import fit_baseline, training_metrics, validation_split
     from textcnn.augment import holds_negator
-    from textcnn.tokenizer import Tokenizer
 
     args = parse_args(argv)
     if args.record and args.quick:
@@ -260,7 +259,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     cases = build_suite()
     texts, labels, sources, sentences_from = load_sentences(args.sentences, args.quick, args.seed)
-    negated = [holds_negator(tokens) for tokens in Tokenizer().batch(texts)]
+    negated = [holds_negator(tokens) for tokens in pipeline.tokenizer.batch(texts)]  # the model's own tokens
     results = {}
     for name, predict in (("textcnn", model_labels), ("tfidf_logreg", baseline_labels)):
         with common.Stopwatch() as t:
