@@ -18,6 +18,7 @@ import shutil
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
@@ -25,7 +26,7 @@ import numpy as np
 import torch
 
 from textcnn.atomic import remove_stale_staging
-from textcnn.augment import short_texts, teacher_view
+from textcnn.augment import from_log_odds, log_odds, short_texts, teacher_view
 from textcnn.card import model_card
 from textcnn.checkpoint import checkpoint_args, load_checkpoint, save_checkpoint
 from textcnn.data import (
@@ -50,7 +51,7 @@ from textcnn.precision import native_bf16
 from textcnn.prepared import Prepared, SettingsMismatch, is_prepared, load_prepared, save_prepared
 from textcnn.settings import DATA, RunSettings, SettingsError
 from textcnn.teacher import NgramTeacher
-from textcnn.training import Batches, EpochResult, evaluate_split, fit
+from textcnn.training import Batches, EpochResult, evaluate_split, fit, split_logits
 from textcnn.vocab import Vocab
 from textcnn.word2vec import train_word2vec
 
@@ -140,6 +141,12 @@ def parse_args(argv: list[str] | None = None) -> RunSettings:
                    help="with --spans: draw this share of the spans from sentences that hold a negator (not, n't, "
                         "never, no, ...) and the rest from sentences that hold none (by default they come as the "
                         "reviews have them, about a quarter with a negator)")
+    p.add_argument("--self-distill", type=float, metavar="B", default=d.self_distill,
+                   help="with --spans: after each epoch, the spans' labels become their labeller's log-odds plus B "
+                        "times the CNN's own, so later epochs learn from the labeller and the CNN together; spans "
+                        "whose negation or contrast scope the teacher marks keep the labeller's labels (default: off)")
+    p.add_argument("--self-distill-marked", action=argparse.BooleanOptionalAction, default=d.self_distill_marked,
+                   help="with --self-distill: relabel the spans with a marked negation or contrast scope too")
     p.add_argument("--freeze-embeddings", action="store_true",
                    help="keep the embeddings as initialised (Kim's CNN-static): training steps about 30%% faster")
     # model
@@ -418,6 +425,43 @@ def make_batches(settings: RunSettings, config: TextCNNConfig, device: torch.dev
                    rng=np.random.default_rng(settings.seed))
 
 
+def span_rows(data: Prepared) -> np.ndarray:
+    """Where the review sentences of --spans lie in the training split: after the labelled reviews
+    and the teacher's unlabelled ones, before the templated sentences."""
+    start = len(data.labelled) + data.teacher["unlabelled_reviews"]
+    return np.arange(start, start + data.teacher["spans"])
+
+
+def scope_marked(split: EncodedSplit, vocab: Vocab, settings: RunSettings) -> np.ndarray:
+    """(N,) whether the teacher, reading as ``settings`` say, marks a negated or conceded word in each text."""
+    view = teacher_view(bool(settings.negation_scope), bool(settings.contrast_scope))
+    tokens = (vocab.decode(ids.tolist()) for ids in split.ids)
+    return np.fromiter((view(t) != t for t in tokens), dtype=bool, count=len(split))
+
+
+def self_distillation(model: TextCNN, train_data: EncodedSplit, rows: np.ndarray, weight: float,
+                      batches: Batches, device: torch.device) -> Callable[[], None]:
+    """What --self-distill does after an epoch: the targets of ``train_data``'s ``rows`` become their
+    labeller's log-odds (the targets they started with) plus ``weight`` times the model's own.
+
+    The labeller (n-gram teacher and VADER) and the CNN trained on whole reviews err on different
+    sentences, so their sum reads short texts better than either; the later epochs learn from it.
+    Self-knowledge distillation (Kim, Ji, Yoon & Hwang, "Self-Knowledge Distillation with Progressive
+    Refinement of Targets", ICCV 2021) mixes the labels with the model's predictions of the previous
+    epoch in the same way; here the mixing is in log-odds, always from the labeller's own targets."""
+    spans = train_data.subset(rows)
+    labeller = log_odds(spans.targets)  # (S,)
+
+    def relabel() -> None:
+        logits = split_logits(model, spans, batches, device=device)  # (S, 2)
+        targets = from_log_odds(labeller + weight * (logits[:, 1] - logits[:, 0]))  # (S, 2)
+        train_data.targets[rows] = targets
+        train_data.labels[rows] = targets.argmax(axis=1)
+        log.info("self-distillation: %.1f%% of the %d relabelled spans' labels now positive (the labeller's: %.1f%%)",
+                 100 * (targets[:, 1] > 0.5).mean(), len(rows), 100 * (labeller > 0).mean())
+    return relabel
+
+
 # --- training, with a checkpoint per epoch ------------------------------------------------------
 
 class Trained(NamedTuple):
@@ -427,8 +471,10 @@ class Trained(NamedTuple):
 
 
 def train_with_checkpoints(model: TextCNN, optimizer, scheduler, batches: Batches, validation: EncodedSplit,
-                           settings: RunSettings, *, device: torch.device, mixed_precision: bool) -> Trained:
-    """Fit (or, with --resume, continue fitting) and leave the best epoch's weights in ``model``."""
+                           settings: RunSettings, *, device: torch.device, mixed_precision: bool,
+                           after_epoch: Callable[[], None] | None = None) -> Trained:
+    """Fit (or, with --resume, continue fitting) and leave the best epoch's weights in ``model``.
+    ``after_epoch()`` runs after each epoch's checkpoint, and once after a resumed checkpoint is read."""
     folder = checkpoint_folder(settings)
     run_args = settings.result_settings()  # saved with each checkpoint: a --resume must match them
     best_state: dict[str, torch.Tensor] = {}
@@ -438,6 +484,8 @@ def train_with_checkpoints(model: TextCNN, optimizer, scheduler, batches: Batche
         best_state.update(checkpoint.best_state)
         completed.extend(checkpoint.history)
         log.info("resuming after epoch %d from %s", checkpoint.epoch, folder)
+        if after_epoch is not None:
+            after_epoch()
 
     def end_of_epoch(result: EpochResult, is_best: bool) -> None:
         completed.append(result)
@@ -445,6 +493,8 @@ def train_with_checkpoints(model: TextCNN, optimizer, scheduler, batches: Batche
             best_state.update(copy.deepcopy(model.state_dict()))
         save_checkpoint(folder, model=model, optimizer=optimizer, scheduler=scheduler, rng=batches.rng,
                         epoch=result.epoch, history=completed, best_state=best_state, args=run_args)
+        if after_epoch is not None and result.epoch < settings.epochs:
+            after_epoch()
 
     interrupted = False
     try:
@@ -577,8 +627,14 @@ def main(argv: list[str] | None = None) -> dict:
     model = build_model(settings, data, device)
     batches = make_batches(settings, model.config, device, train_data)
     optimizer, scheduler = build_optimizer(model, settings, total_steps=batches.steps_per_epoch * settings.epochs)
+    relabel = None
+    if settings.self_distill:
+        rows = span_rows(data)
+        if not settings.self_distill_marked:  # where the teacher's scope rules read a span, their labels stand
+            rows = rows[~scope_marked(train_data.subset(rows), data.vocab, settings)]
+        relabel = self_distillation(model, train_data, rows, settings.self_distill, batches, device)
     run = train_with_checkpoints(model, optimizer, scheduler, batches, data.validation.within(data.trained_size),
-                                 settings, device=device, mixed_precision=mixed)
+                                 settings, device=device, mixed_precision=mixed, after_epoch=relabel)
     expansion = None
     if len(data.vocab) > data.trained_size:
         model, expansion = expand_vocabulary(model, data, settings, batches, device)

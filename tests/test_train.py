@@ -4,6 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import train
 from textcnn.data import load_imdb
@@ -379,3 +380,76 @@ def test_in_background_gives_the_result_or_raises_the_error():
 
     with pytest.raises(ValueError, match="no vectors"):
         train.in_background(fails)()
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--self-distill", "0.5"], "--self-distill relabels the sentences of --spans"),
+    (["--self-distill", "0.5", "--spans", "10", "--no-distill"], "--self-distill relabels the sentences of --spans"),
+    (["--self-distill", "-1", "--spans", "10"], "--self-distill weighs the CNN's own log-odds: 0 or more"),
+    (["--self-distill-marked", "--spans", "10"], "--self-distill-marked chooses the spans --self-distill relabels"),
+])
+def test_self_distill_out_of_place_is_refused(argv, message):
+    from textcnn.settings import SettingsError
+
+    with pytest.raises(SettingsError, match=message):
+        train.parse_args(argv).resolved()
+    assert train.parse_args(["--self-distill", "0.5", "--spans", "10"]).resolved().self_distill == 0.5
+
+
+def test_span_rows_are_the_review_sentences_between_the_reviews_and_the_templates(tiny_imdb):
+    settings = train.check(train.parse_args(["--dataset", str(tiny_imdb), "--dry-run", "--glove", "none", "--no-progress",
+                                             "--distill-reviews", "7", "--spans", "30", "--synthetic", "12",
+                                             "--num-proc", "1"]))
+    data = train.prepare(settings)
+    rows = train.span_rows(data)
+    assert list(rows) == list(range(len(data.labelled) + 7, len(data.labelled) + 37))
+    soft = train.concatenate(data.labelled, data.unlabelled).targets
+    one_hot = np.isin(soft, (0.0, 1.0)).all(axis=1)
+    assert one_hot[: len(data.labelled)].all() and one_hot[rows[-1] + 1:].all()  # labelled reviews, templates
+    assert not one_hot[rows].all()  # the spans carry the teacher's probabilities
+
+
+@pytest.mark.parametrize("weight", [0.0, 0.5, 2.0])
+def test_self_distillation_adds_the_models_log_odds_to_the_labellers(weight):
+    import torch
+
+    from textcnn.augment import from_log_odds, log_odds
+    from textcnn.data import EncodedSplit
+    from textcnn.model import TextCNN, TextCNNConfig
+    from textcnn.training import Batches
+
+    torch.manual_seed(0)
+    model = TextCNN(TextCNNConfig(vocab_size=20, embedding_dim=4, num_filters=3))
+    rng = np.random.default_rng(0)
+    ids = [rng.integers(2, 20, size=n) for n in (6, 3, 9, 5, 7)]
+    targets = from_log_odds([2.0, -1.0, 0.5, -3.0, 1.0])
+    split = EncodedSplit(ids, targets.argmax(axis=1), targets.copy())
+    rows = np.array([1, 2, 3])
+    batches = Batches(split, batch_size=2, bucket=True, steps_per_epoch=3, min_length=5, multiple=1,
+                      rng=np.random.default_rng(0))
+    train.self_distillation(model, split, rows, weight, batches, torch.device("cpu"))()
+
+    model.eval()
+    with torch.no_grad():
+        logits = torch.cat([model(torch.as_tensor(ids[i])[None]) for i in rows]).numpy()  # unpadded, one at a time
+    expected = log_odds(targets[rows]) + weight * (logits[:, 1] - logits[:, 0])
+    np.testing.assert_allclose(log_odds(split.targets[rows]), expected, atol=1e-4)
+    assert (split.labels[rows] == (expected > 0)).all()
+    np.testing.assert_array_equal(split.targets[[0, 4]], targets[[0, 4]])  # the other rows keep their labels
+
+
+@pytest.mark.parametrize(("scopes", "expected"), [
+    (["--negation-scope", "--contrast-scope"], [True, False, True, False, True]),
+    (["--negation-scope"], [True, False, False, False, False]),
+    (["--contrast-scope"], [False, False, True, False, True]),
+    ([], [False, False, False, False, False]),
+])
+def test_scope_marked_finds_the_spans_the_teachers_rules_read(scopes, expected):
+    from textcnn.data import EncodedSplit
+    from textcnn.vocab import Vocab
+
+    vocab = Vocab(["<pad>", "<unk>", "not", "bad", "good", "but", "dull", "although", ",", "."])
+    texts = ["not bad .", "good .", "good but dull .", "bad , not", "although dull , good ."]  # a negator last negates nothing
+    split = EncodedSplit([np.array(vocab.encode(t.split())) for t in texts], np.zeros(len(texts), dtype=np.int64))
+    settings = train.parse_args(["--spans", "10", *scopes])
+    assert train.scope_marked(split, vocab, settings).tolist() == expected

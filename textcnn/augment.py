@@ -380,6 +380,22 @@ def vader_reading(tokens: Sequence[str], subject_negation: bool = False) -> str:
     return _SUBJECT_NEGATOR.sub(lambda m: "not anybody" if m.group(1) == "nobody" else "not anyone", text)
 
 
+def log_odds(probabilities):
+    """(n,) log P(positive) - log P(negative) of (n, 2) class probabilities (clipped away from 0 and 1)."""
+    import numpy as np
+
+    p = np.clip(probabilities.astype(np.float64), 1e-7, 1 - 1e-7)
+    return np.log(p[:, 1]) - np.log(p[:, 0])
+
+
+def from_log_odds(values):
+    """(n, 2) float32 class probabilities of (n,) positive-minus-negative log-odds."""
+    import numpy as np
+
+    positive = 1 / (1 + np.exp(-np.asarray(values, dtype=np.float64)))
+    return np.stack([1 - positive, positive], axis=1).astype(np.float32)
+
+
 def with_vader(probabilities, compound, weight: float, centre: float = 0.0):
     """(n, 2) class probabilities whose log-odds gain ``weight`` times each text's VADER compound score
     (``compound``, from :func:`vader_compound`) less ``centre`` times its mean over the texts (1: all of
@@ -388,13 +404,7 @@ def with_vader(probabilities, compound, weight: float, centre: float = 0.0):
     Centring keeps VADER's rules and drops its lean: on IMDb's review sentences about 47% score above 0
     and 31% below, while the teacher's labels are balanced, and a lean in the labels teaches the CNN to
     read a sentence with little evidence as positive."""
-    import numpy as np
-
-    p = np.clip(probabilities.astype(np.float64), 1e-7, 1 - 1e-7)
-    compound = compound - centre * compound.mean()
-    log_odds = np.log(p[:, 1]) - np.log(p[:, 0]) + weight * compound
-    positive = 1 / (1 + np.exp(-log_odds))
-    return np.stack([1 - positive, positive], axis=1).astype(np.float32)
+    return from_log_odds(log_odds(probabilities) + weight * (compound - centre * compound.mean()))
 
 
 def short_texts(documents: Sequence[Sequence[str]], spans: int, synthetic: int, teacher, vocab, max_tokens: int,

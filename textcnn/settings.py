@@ -62,6 +62,8 @@ class RunSettings:
     vader_centre: float | None = _data(None)  # share of VADER's mean taken off; None and 0 both mean off
     vader_subject_negation: bool | None = _data(None)  # None keeps older prepared folders matching
     negated_spans: float | None = _data(None)  # share of spans that hold a negator; None: as they come
+    self_distill: float | None = None  # weight of the CNN's own log-odds in the spans' labels after each epoch; None: off
+    self_distill_marked: bool | None = None  # also the spans with a negation or contrast scope marked
     freeze_embeddings: bool = False
     # model
     filter_widths: list[int] = field(default_factory=lambda: [3, 4, 5])
@@ -145,5 +147,11 @@ class RunSettings:
             raise SettingsError(f"--negated-spans takes a share of the spans from 0 to 1, got {self.negated_spans}")
         if self.negated_spans is not None and not (self.spans and self.distill):
             raise SettingsError("--negated-spans chooses the sentences of --spans: use it with --spans (and --distill)")
+        if self.self_distill is not None and self.self_distill < 0:
+            raise SettingsError(f"--self-distill weighs the CNN's own log-odds: 0 or more, got {self.self_distill}")
+        if self.self_distill and not (self.spans and self.distill):
+            raise SettingsError("--self-distill relabels the sentences of --spans: use it with --spans (and --distill)")
+        if self.self_distill_marked and not self.self_distill:
+            raise SettingsError("--self-distill-marked chooses the spans --self-distill relabels: use it with --self-distill")
         adapt = self.pretrained_vectors if self.adapt_embeddings is None else self.adapt_embeddings
         return dataclasses.replace(self, adapt_embeddings=adapt, epochs=1 if self.dry_run else self.epochs)

@@ -166,6 +166,24 @@ def evaluate_split(model: TextCNN, split: EncodedSplit, batches: Batches, *, dev
     return loss, (logits.argmax(dim=1) == labels).double().mean().item()
 
 
+@torch.no_grad()
+def split_logits(model: TextCNN, split: EncodedSplit, batches: Batches, *, device: torch.device) -> np.ndarray:
+    """(N, C) float32 logits of ``model`` in eval mode for every text of ``split``, in the split's order:
+    through the lookup table on the CPU (as :func:`evaluate_split`), the convolutions elsewhere."""
+    if not len(split):
+        return np.zeros((0, len(model.config.labels)), dtype=np.float32)
+    if device.type == "cpu":
+        return LookupTextCNN(model).logits_of(split.ids).numpy()
+    was_training = model.training
+    model.eval()
+    out = np.zeros((len(split), len(model.config.labels)), dtype=np.float32)
+    order = batch_indices(split.lengths, batches.eval_batch_size, None, bucket=batches.bucket)
+    for index, (ids, _) in zip(order, iterate_batches(split, order, batches.min_length, batches.multiple)):
+        out[index] = model(to_device(ids, device)).float().cpu().numpy()
+    model.train(was_training)
+    return out
+
+
 def fit(
     model: nn.Module,
     *,
