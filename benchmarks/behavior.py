@@ -142,6 +142,7 @@ def synthetic_sentences(per_source: int, seed: int = 0) -> tuple[list[str], list
 
 # weights of VADER's compound score (-1..1) added to the model's log-odds
 VADER_WEIGHTS = (2, 4, 8)
+SELF_DISTILL_WEIGHTS = (0.5, 1)  # the model's log-odds added to the labels of the bundled command
 
 
 def memoised(score):
@@ -193,6 +194,11 @@ def teacher_scorers(train_texts: list[str], train_labels: list[int], model_log_o
         for weight in VADER_WEIGHTS:
             scorers[f"{teacher}_plus_{weight}_vader"] = lambda texts, w=weight, t=teacher: [
                 s + w * v for s, v in zip(scorers[t](texts), vader(texts))]
+    # those labels plus the model's own log-odds: what train.py --self-distill B trains the spans towards
+    labeller = scorers["ngram_teacher_negation_contrast_scope_plus_2_vader"]
+    for weight in SELF_DISTILL_WEIGHTS:
+        scorers[f"ngram_teacher_negation_contrast_scope_plus_2_vader_plus_{weight}_textcnn"] = lambda texts, w=weight: [
+            s + w * m for s, m in zip(labeller(texts), model_log_odds(texts))]
     return scorers
 
 
