@@ -6,7 +6,7 @@ import torch
 
 from textcnn.data import EncodedSplit
 from textcnn.model import TextCNN, TextCNNConfig
-from textcnn.training import Batches, evaluate, evaluate_split, fit, train_epoch
+from textcnn.training import Batches, evaluate, evaluate_split, fit, split_logits, train_epoch
 
 
 def toy_model(seed: int = 0) -> TextCNN:
@@ -72,6 +72,26 @@ def test_evaluate_split_on_the_cpu_gives_the_convolutions_figures(seed):
     # without the table (a GPU's path): the convolutions on the same batches, exactly
     assert evaluate_split(model, split, batches, device=torch.device("cpu"), progress=False,
                           lookup=False) == (conv_loss, conv_accuracy)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_split_logits_are_each_texts_own_in_the_splits_order(seed):
+    """Both paths (the CPU's lookup table, a GPU's padded length-bucketed batches) give each text the
+    logits the model gives it alone, unpadded, in eval mode, and leave the model's mode as it was."""
+    model = toy_model(seed).train()
+    rng = np.random.default_rng(seed)
+    split = EncodedSplit([rng.integers(1, 20, size=n) for n in rng.integers(1, 15, size=60)], rng.integers(0, 2, size=60))
+    batches = Batches(split, batch_size=8, bucket=True, steps_per_epoch=8, min_length=3, multiple=4,
+                      rng=np.random.default_rng(0))
+    model.eval()
+    with torch.no_grad():
+        alone = torch.cat([model(torch.as_tensor(ids)[None]) for ids in split.ids]).numpy()  # (N, C)
+    model.train()
+    for lookup in (True, False):
+        logits = split_logits(model, split, batches, device=torch.device("cpu"), lookup=lookup)
+        np.testing.assert_allclose(logits, alone, atol=1e-5)
+        assert model.training
+    assert split_logits(model, split.subset([]), batches, device=torch.device("cpu")).shape == (0, 2)
 
 
 def test_fit_marks_the_best_epoch_by_validation_accuracy():

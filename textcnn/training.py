@@ -167,12 +167,16 @@ def evaluate_split(model: TextCNN, split: EncodedSplit, batches: Batches, *, dev
 
 
 @torch.no_grad()
-def split_logits(model: TextCNN, split: EncodedSplit, batches: Batches, *, device: torch.device) -> np.ndarray:
+def split_logits(model: TextCNN, split: EncodedSplit, batches: Batches, *, device: torch.device,
+                 lookup: bool | None = None) -> np.ndarray:
     """(N, C) float32 logits of ``model`` in eval mode for every text of ``split``, in the split's order:
-    through the lookup table on the CPU (as :func:`evaluate_split`), the convolutions elsewhere."""
+    with ``lookup`` (the default on the CPU) through the lookup table, as :func:`evaluate_split`;
+    otherwise through the convolutions, in ``batches.evaluation``'s padded batches."""
     if not len(split):
         return np.zeros((0, len(model.config.labels)), dtype=np.float32)
-    if device.type == "cpu":
+    if lookup is None:
+        lookup = device.type == "cpu"
+    if lookup:
         return LookupTextCNN(model).logits_of(split.ids).numpy()
     was_training = model.training
     model.eval()
