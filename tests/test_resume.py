@@ -86,6 +86,25 @@ def test_kill_then_resume_gives_the_same_model(tiny_imdb, tmp_path, uninterrupte
     assert not checkpoint.exists(), "a finished run removes its checkpoint"
 
 
+def test_a_self_distilled_run_resumes_to_the_same_model(tiny_imdb, tmp_path):
+    """--self-distill relabels the spans after each epoch from the model of that moment; the labels are
+    not in the checkpoint, so a resumed run makes them again from the checkpoint's model."""
+    extra = ("--spans", "40", "--self-distill", "0.5")
+    whole = tmp_path / "whole"
+    subprocess.run(train_command(tiny_imdb, whole, *extra), check=True, capture_output=True)
+    out = tmp_path / "model"
+    process = subprocess.Popen(train_command(tiny_imdb, out, *extra), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for_epoch(process, Path(f"{out}.checkpoint"), 1)
+    process.kill()
+    process.wait()
+    resumed = subprocess.run(train_command(tiny_imdb, out, *extra, "--resume"), capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resuming after epoch" in resumed.stderr and "self-distillation:" in resumed.stderr
+    a, b = load_file(str(whole / "model.safetensors")), load_file(str(out / "model.safetensors"))
+    for key in a:
+        assert (a[key] == b[key]).all(), key
+
+
 def test_resume_refuses_changed_arguments(tiny_imdb, tmp_path, killed_checkpoint):
     out = tmp_path / "model"
     resumable(killed_checkpoint, out)
