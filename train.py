@@ -448,7 +448,9 @@ def self_distillation(model: TextCNN, train_data: EncodedSplit, rows: np.ndarray
     sentences, so their sum reads short texts better than either; the later epochs learn from it.
     Self-knowledge distillation (Kim, Ji, Yoon & Hwang, "Self-Knowledge Distillation with Progressive
     Refinement of Targets", ICCV 2021) mixes the labels with the model's predictions of the previous
-    epoch in the same way; here the mixing is in log-odds, always from the labeller's own targets."""
+    epoch in the same way; here the mixing is in log-odds, always from the labeller's own targets.
+    Off by default: the model's own reading brings its IMDb sense of negation with it, and the
+    templated negations paid for what the short sentences gained (docs/short-texts.md, finding 28)."""
     spans = train_data.subset(rows)
     labeller = log_odds(spans.targets)  # (S,)
 
