@@ -162,9 +162,7 @@ def teacher_scorers(train_texts: list[str], train_labels: list[int], model_log_o
     """{name: texts -> positive-minus-negative scores} of the labellers ``--teachers`` compares."""
     import importlib.util
 
-    import numpy as np
-
-    from textcnn.augment import teacher_view, vader_compound
+    from textcnn.augment import log_odds, teacher_view, vader_compound
     from textcnn.settings import RunSettings
     from textcnn.teacher import NgramTeacher
     from textcnn.tokenizer import Tokenizer
@@ -178,8 +176,7 @@ def teacher_scorers(train_texts: list[str], train_labels: list[int], model_log_o
         teacher = NgramTeacher(c=RunSettings().teacher_c).fit([view(d) for d in documents], train_labels)
 
         def score(texts, teacher=teacher, view=view):
-            p = teacher.predict_proba([view(tokenizer(t)) for t in texts], prior=False)
-            return (np.log(p[:, 1]) - np.log(p[:, 0])).tolist()
+            return log_odds(teacher.predict_proba([view(tokenizer(t)) for t in texts], prior=False)).tolist()
         scorers[name] = memoised(score)
     if importlib.util.find_spec("vaderSentiment") is None:
         print("VADER left out: pip install vaderSentiment to include it", file=sys.stderr)

@@ -63,8 +63,12 @@ class Batches:
         return iterate_batches(self.train_data, batches, self.min_length, self.multiple), len(batches)
 
     def evaluation(self, split: EncodedSplit) -> tuple[Iterable, int]:
-        batches = batch_indices(split.lengths, self.eval_batch_size, None, bucket=self.bucket)
+        batches = self.evaluation_order(split)
         return iterate_batches(split, batches, self.min_length, self.multiple), len(batches)
+
+    def evaluation_order(self, split: EncodedSplit) -> list[np.ndarray]:
+        """The rows of each evaluation batch, in :meth:`evaluation`'s order (not shuffled)."""
+        return batch_indices(split.lengths, self.eval_batch_size, None, bucket=self.bucket)
 
 
 def to_device(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
@@ -160,7 +164,7 @@ def evaluate_split(model: TextCNN, split: EncodedSplit, batches: Batches, *, dev
         return evaluate(model, loader, device=device, mixed_precision=False, total=count, progress=progress, desc=desc)
     if not len(split):
         return 0.0, 0.0
-    logits = LookupTextCNN(model).logits_of(split.ids)  # (N, C)
+    logits = torch.from_numpy(split_logits(model, split, batches, device=device, lookup=True))  # (N, C)
     labels = torch.as_tensor(split.labels, dtype=torch.int64)  # (N,)
     loss = F.cross_entropy(logits, labels).item()
     return loss, (logits.argmax(dim=1) == labels).double().mean().item()
@@ -181,7 +185,7 @@ def split_logits(model: TextCNN, split: EncodedSplit, batches: Batches, *, devic
     was_training = model.training
     model.eval()
     out = np.zeros((len(split), len(model.config.labels)), dtype=np.float32)
-    order = batch_indices(split.lengths, batches.eval_batch_size, None, bucket=batches.bucket)
+    order = batches.evaluation_order(split)
     for index, (ids, _) in zip(order, iterate_batches(split, order, batches.min_length, batches.multiple)):
         out[index] = model(to_device(ids, device)).float().cpu().numpy()
     model.train(was_training)
