@@ -403,10 +403,65 @@ def test_span_rows_are_the_review_sentences_between_the_reviews_and_the_template
     data = train.prepare(settings)
     rows = train.span_rows(data)
     assert list(rows) == list(range(len(data.labelled) + 7, len(data.labelled) + 37))
+    assert list(train.short_rows(data)) == list(range(len(data.labelled) + 7, len(data.labelled) + 49))
     soft = train.concatenate(data.labelled, data.unlabelled).targets
     one_hot = np.isin(soft, (0.0, 1.0)).all(axis=1)
     assert one_hot[: len(data.labelled)].all() and one_hot[rows[-1] + 1:].all()  # labelled reviews, templates
     assert not one_hot[rows].all()  # the spans carry the teacher's probabilities
+
+
+@pytest.mark.parametrize("marked_too", [False, True])
+def test_short_repeats_leave_the_spans_with_a_marked_scope_once_unless_asked(marked_too):
+    from types import SimpleNamespace
+
+    from textcnn.data import EncodedSplit
+    from textcnn.vocab import Vocab
+
+    vocab = Vocab(["<pad>", "<unk>", "not", "bad", "good", "but", "dull", "a", "film", "."])
+    texts = ["a good film . good", "a dull film . dull",  # two reviews, one of them unlabelled
+             "not bad .", "good .", "good but dull .", "dull film .",  # spans
+             "not good .", "a good film ."]  # templated sentences
+    split = EncodedSplit([np.array(vocab.encode(t.split())) for t in texts], np.zeros(len(texts), dtype=np.int64))
+    data = SimpleNamespace(labelled=split.subset([0]), unlabelled=split.subset(range(1, 8)), vocab=vocab,
+                           teacher={"unlabelled_reviews": 1, "spans": 4})
+    argv = ["--spans", "4", "--synthetic", "2", "--negation-scope", "--contrast-scope", "--short-repeats", "2"]
+    settings = train.parse_args([*argv, "--short-repeats-marked"] if marked_too else argv).resolved()
+    rows = train.repeated_rows(data, split, settings)
+    # "not bad ." and "good but dull ." have a marked scope; the templates are repeated whatever they say
+    assert rows.tolist() == ([2, 3, 4, 5, 6, 7] if marked_too else [3, 5, 6, 7])
+
+
+@pytest.mark.parametrize("passes", [1, 2, 3])
+def test_with_repeats_trains_on_the_chosen_rows_that_many_times(passes):
+    from textcnn.data import EncodedSplit
+
+    ids = [np.array([i, i + 1]) for i in range(6)]
+    targets = np.linspace(0, 1, 12, dtype=np.float32).reshape(6, 2)
+    split = EncodedSplit(ids, np.arange(6) % 2, targets)
+    rows = np.array([3, 4, 5])
+    repeated = train.with_repeats(split, rows, passes)
+    assert len(repeated) == 6 + 3 * (passes - 1)
+    firsts = [int(x[0]) for x in repeated.ids]
+    assert sorted(firsts) == sorted([0, 1, 2] + [3, 4, 5] * passes)
+    for row, first in enumerate(firsts):  # each copy keeps its label and soft targets
+        assert repeated.labels[row] == first % 2
+        np.testing.assert_array_equal(repeated.targets[row], targets[first])
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--short-repeats", "2"], "--short-repeats repeats the sentences of --spans and --synthetic"),
+    (["--short-repeats", "2", "--spans", "10", "--no-distill"], "--short-repeats repeats the sentences"),
+    (["--short-repeats", "0", "--spans", "10"], "--short-repeats counts passes per epoch: 1 or more"),
+    (["--short-repeats", "2", "--spans", "10", "--self-distill", "0.5"], "do not combine"),
+    (["--short-repeats-marked", "--spans", "10"], "--short-repeats-marked chooses the spans --short-repeats repeats"),
+    (["--short-repeats", "2", "--short-repeats-marked", "--synthetic", "10"], "--short-repeats-marked chooses"),
+])
+def test_short_repeats_out_of_place_are_refused(argv, message):
+    from textcnn.settings import SettingsError
+
+    with pytest.raises(SettingsError, match=message):
+        train.parse_args(argv).resolved()
+    assert train.parse_args(["--short-repeats", "2", "--synthetic", "10"]).resolved().short_repeats == 2
 
 
 @pytest.mark.parametrize("weight", [0.0, 0.5, 2.0])

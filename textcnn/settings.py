@@ -64,6 +64,8 @@ class RunSettings:
     negated_spans: float | None = _data(None)  # share of spans that hold a negator; None: as they come
     self_distill: float | None = None  # weight of the CNN's own log-odds in the spans' labels after each epoch; None: off
     self_distill_marked: bool | None = None  # also the spans with a negation or contrast scope marked
+    short_repeats: int | None = None  # passes over the short texts (spans, templated sentences) per epoch; None: one
+    short_repeats_marked: bool | None = None  # also repeat the spans with a negation or contrast scope marked
     freeze_embeddings: bool = False
     # model
     filter_widths: list[int] = field(default_factory=lambda: [3, 4, 5])
@@ -153,5 +155,16 @@ class RunSettings:
             raise SettingsError("--self-distill relabels the sentences of --spans: use it with --spans (and --distill)")
         if self.self_distill_marked and not self.self_distill:
             raise SettingsError("--self-distill-marked chooses the spans --self-distill relabels: use it with --self-distill")
+        if self.short_repeats is not None and self.short_repeats < 1:
+            raise SettingsError(f"--short-repeats counts passes per epoch: 1 or more, got {self.short_repeats}")
+        if self.short_repeats and not ((self.spans or self.synthetic) and self.distill):
+            raise SettingsError("--short-repeats repeats the sentences of --spans and --synthetic: use it with them "
+                                "(and --distill)")
+        if self.short_repeats and self.short_repeats > 1 and self.self_distill:
+            raise SettingsError("--short-repeats and --self-distill do not combine: the repeated spans would keep "
+                                "their first labels")
+        if self.short_repeats_marked and not (self.short_repeats and self.short_repeats > 1 and self.spans):
+            raise SettingsError("--short-repeats-marked chooses the spans --short-repeats repeats: use it with "
+                                "--short-repeats 2 or more and --spans")
         adapt = self.pretrained_vectors if self.adapt_embeddings is None else self.adapt_embeddings
         return dataclasses.replace(self, adapt_embeddings=adapt, epochs=1 if self.dry_run else self.epochs)
