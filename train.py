@@ -149,8 +149,8 @@ def parse_args(argv: list[str] | None = None) -> RunSettings:
                    help="with --self-distill: relabel the spans with a marked negation or contrast scope too")
     p.add_argument("--short-repeats", type=int, metavar="K", default=d.short_repeats,
                    help="with --spans or --synthetic: train on the short texts K times per epoch (the reviews once), "
-                        "so the CNN follows their labels closer; each repeat adds a sixth or so to an epoch "
-                        "(default: 1); spans whose negation or contrast scope the teacher marks are trained on once")
+                        "so the CNN follows their labels closer, for a few percent more time per epoch (default: 1); "
+                        "spans whose negation or contrast scope the teacher marks are trained on once")
     p.add_argument("--short-repeats-marked", action=argparse.BooleanOptionalAction, default=d.short_repeats_marked,
                    help="with --short-repeats: repeat the spans with a marked negation or contrast scope too")
     p.add_argument("--freeze-embeddings", action="store_true",
@@ -457,9 +457,9 @@ def repeated_rows(data: Prepared, train_data: EncodedSplit, settings: RunSetting
 def with_repeats(train_data: EncodedSplit, rows: np.ndarray, passes: int) -> EncodedSplit:
     """``train_data`` with ``rows`` in it ``passes`` times, so each epoch trains on them that often.
 
-    The short texts are a sixth of the training tokens but half the examples, and after three
-    epochs the CNN still follows their labels loosely (a correlation of about 0.92 with the
-    labels it trained on); more passes over them cost little, as they are short."""
+    The short texts are nearly half of the examples but well under a tenth of the tokens, and after
+    three epochs the CNN follows their labels loosely (benchmarks/span_labels.py); more passes over
+    them cost little, as they are short."""
     if passes <= 1:
         return train_data
     return concatenate(train_data, train_data.subset(np.tile(rows, passes - 1)))

@@ -25,7 +25,8 @@ IMDb test.
 cases and sentences: train.py's n-gram teacher (fitted here on IMDb train, without its intercept,
 as ``--spans`` uses it), the same with ``--negation-scope``, and, when the package
 ``vaderSentiment`` is installed, the rule-based VADER (Hutto & Gilbert 2014) alone and added to the
-model's log-odds. A student distilled from a labeller rarely beats it, so these bound what
+model's log-odds, and the labels of the bundled command as train.py makes them (the teacher with both
+scopes plus twice VADER less its mean over review sentences). A student distilled from a labeller rarely beats it, so these bound what
 distillation on short texts can give.
 """
 
@@ -143,6 +144,7 @@ def synthetic_sentences(per_source: int, seed: int = 0) -> tuple[list[str], list
 # weights of VADER's compound score (-1..1) added to the model's log-odds
 VADER_WEIGHTS = (2, 4, 8)
 SELF_DISTILL_WEIGHTS = (0.5, 1)  # the model's log-odds added to the labels of the bundled command
+CENTRE_SPANS = 20_000  # review sentences whose mean VADER score the centred labels take off
 
 
 def memoised(score):
@@ -162,7 +164,9 @@ def teacher_scorers(train_texts: list[str], train_labels: list[int], model_log_o
     """{name: texts -> positive-minus-negative scores} of the labellers ``--teachers`` compares."""
     import importlib.util
 
-    from textcnn.augment import log_odds, teacher_view, vader_compound
+    import numpy as np
+
+    from textcnn.augment import log_odds, sample_spans, teacher_view, vader_compound
     from textcnn.settings import RunSettings
     from textcnn.teacher import NgramTeacher
     from textcnn.tokenizer import Tokenizer
@@ -191,6 +195,12 @@ def teacher_scorers(train_texts: list[str], train_labels: list[int], model_log_o
         for weight in VADER_WEIGHTS:
             scorers[f"{teacher}_plus_{weight}_vader"] = lambda texts, w=weight, t=teacher: [
                 s + w * v for s, v in zip(scorers[t](texts), vader(texts))]
+    # the bundled command's labels as train.py makes them: VADER less its mean over review sentences
+    # (--vader-centre), here sentences cut from the training reviews as train.py cuts its spans
+    spans = sample_spans(documents, CENTRE_SPANS, seed=0)
+    centre = float(np.mean(vader_compound([" ".join(s) for s in spans]))) if spans else 0.0
+    scorers["ngram_teacher_negation_contrast_scope_plus_2_vader_centred"] = lambda texts: [
+        s + 2 * (v - centre) for s, v in zip(scorers["ngram_teacher_negation_contrast_scope"](texts), vader(texts))]
     # those labels plus the model's own log-odds: what train.py --self-distill B trains the spans towards
     labeller = scorers["ngram_teacher_negation_contrast_scope_plus_2_vader"]
     for weight in SELF_DISTILL_WEIGHTS:

@@ -120,6 +120,23 @@ def test_span_labels_quick(model_dir, tiny_imdb, tmp_path):
     assert vader["above_zero"] + vader["below_zero"] <= 1 and -1 <= vader["mean"] <= 1
     for r in [*labels.values(), record["results"]["model"]]:
         assert 0 <= r["positive_share"] <= 1 and 0 < r["mean_positive"] < 1
+    model = record["results"]["model"]
+    assert 0 <= model["same_side"] <= 1 and -1 <= model["log_odds_correlation"] <= 1
+
+
+def test_agreement_of_a_reading_with_its_labels():
+    import numpy as np
+
+    from textcnn.augment import from_log_odds
+
+    labels = from_log_odds([2.0, -1.0, 0.5, -3.0])
+    assert span_labels.agreement(labels, labels) == {"same_side": 1.0, "log_odds_correlation": 1.0}
+    # half as sure, and wrong on the third span: three of four on the same side, still correlated
+    halved = from_log_odds([1.0, -0.5, -0.25, -1.5])
+    result = span_labels.agreement(labels, halved)
+    assert result["same_side"] == 0.75
+    assert result["log_odds_correlation"] == pytest.approx(np.corrcoef([2, -1, 0.5, -3], [1, -0.5, -0.25, -1.5])[0, 1],
+                                                           abs=1e-4)
 
 
 def test_expansion_refuses_a_model_expanded_already(model_dir, tmp_path):
