@@ -654,7 +654,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     data = read_or_prepare(settings)
     train_data = concatenate(data.labelled, data.unlabelled) if len(data.unlabelled) else data.labelled
-    if settings.short_repeats:
+    if settings.short_repeats and settings.short_repeats > 1:
         train_data = with_repeats(train_data, repeated_rows(data, train_data, settings), settings.short_repeats)
         log.info("short texts: %d passes per epoch (%d training examples per epoch)", settings.short_repeats,
                  len(train_data))

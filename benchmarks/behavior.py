@@ -26,8 +26,8 @@ cases and sentences: train.py's n-gram teacher (fitted here on IMDb train, witho
 as ``--spans`` uses it), the same with ``--negation-scope``, and, when the package
 ``vaderSentiment`` is installed, the rule-based VADER (Hutto & Gilbert 2014) alone and added to the
 model's log-odds, and the labels of the bundled command as train.py makes them (the teacher with both
-scopes plus twice VADER less its mean over review sentences). A student distilled from a labeller rarely beats it, so these bound what
-distillation on short texts can give.
+scopes plus twice VADER less its mean over review sentences). A student distilled from a labeller
+rarely beats it, so these bound what distillation on short texts can give.
 """
 
 from __future__ import annotations
