@@ -443,15 +443,21 @@ def span_rows(data: Prepared) -> np.ndarray:
     return short_rows(data)[: data.teacher["spans"]]
 
 
-def repeated_rows(data: Prepared, train_data: EncodedSplit, settings: RunSettings) -> np.ndarray:
-    """The rows --short-repeats repeats: the short texts, less the spans whose negation or contrast
-    scope the teacher marks unless --short-repeats-marked (their labeller reads negation worse than the
-    templated sentences teach it, and more passes would weigh that reading more)."""
-    rows = short_rows(data)
-    if settings.short_repeats_marked:
+def chosen_spans(data: Prepared, train_data: EncodedSplit, settings: RunSettings, marked_too: bool) -> np.ndarray:
+    """The rows of --spans' review sentences that --self-distill relabels or --short-repeats repeats: all
+    of them with ``marked_too``, else those whose negation or contrast scope the teacher does not mark
+    (their labeller reads negation worse than the templated sentences teach it)."""
+    rows = span_rows(data)
+    if marked_too:
         return rows
-    spans = span_rows(data)
-    return np.setdiff1d(rows, spans[scope_marked(train_data.subset(spans), data.vocab, settings)])
+    return rows[~scope_marked(train_data.subset(rows), data.vocab, settings)]
+
+
+def repeated_rows(data: Prepared, train_data: EncodedSplit, settings: RunSettings) -> np.ndarray:
+    """The rows --short-repeats repeats: the templated sentences and the spans :func:`chosen_spans` gives
+    (with --short-repeats-marked, the marked ones too)."""
+    templates = short_rows(data)[data.teacher["spans"]:]
+    return np.concatenate([chosen_spans(data, train_data, settings, bool(settings.short_repeats_marked)), templates])
 
 
 def with_repeats(train_data: EncodedSplit, rows: np.ndarray, passes: int) -> EncodedSplit:
@@ -668,9 +674,7 @@ def main(argv: list[str] | None = None) -> dict:
     optimizer, scheduler = build_optimizer(model, settings, total_steps=batches.steps_per_epoch * settings.epochs)
     relabel = None
     if settings.self_distill:
-        rows = span_rows(data)
-        if not settings.self_distill_marked:  # where the teacher's scope rules read a span, their labels stand
-            rows = rows[~scope_marked(train_data.subset(rows), data.vocab, settings)]
+        rows = chosen_spans(data, train_data, settings, bool(settings.self_distill_marked))
         relabel = self_distillation(model, train_data, rows, settings.self_distill, batches, device)
     run = train_with_checkpoints(model, optimizer, scheduler, batches, data.validation.within(data.trained_size),
                                  settings, device=device, mixed_precision=mixed, after_epoch=relabel)

@@ -160,10 +160,11 @@ class RunSettings:
         if self.short_repeats and not ((self.spans or self.synthetic) and self.distill):
             raise SettingsError("--short-repeats repeats the sentences of --spans and --synthetic: use it with them "
                                 "(and --distill)")
-        if self.short_repeats and self.short_repeats > 1 and self.self_distill:
+        repeating = (self.short_repeats or 1) > 1
+        if repeating and self.self_distill:
             raise SettingsError("--short-repeats and --self-distill do not combine: the repeated spans would keep "
                                 "their first labels")
-        if self.short_repeats_marked and not (self.short_repeats and self.short_repeats > 1 and self.spans):
+        if self.short_repeats_marked and not (repeating and self.spans):
             raise SettingsError("--short-repeats-marked chooses the spans --short-repeats repeats: use it with "
                                 "--short-repeats 2 or more and --spans")
         adapt = self.pretrained_vectors if self.adapt_embeddings is None else self.adapt_embeddings
