@@ -141,6 +141,11 @@ def parse_args(argv: list[str] | None = None) -> RunSettings:
                    help="with --spans: draw this share of the spans from sentences that hold a negator (not, n't, "
                         "never, no, ...) and the rest from sentences that hold none (by default they come as the "
                         "reviews have them, about a quarter with a negator)")
+    p.add_argument("--negation-flip", type=float, metavar="G", default=d.negation_flip,
+                   help="with --spans and --negation-scope: each span's label also subtracts G times the teacher's "
+                        "log-odds of the words in a negator's scope, read as plain words, so that 'not boring' leans "
+                        "the way 'boring' does not, where the teacher has seen too few negated uses of a word to "
+                        "know (default: off)")
     p.add_argument("--self-distill", type=float, metavar="B", default=d.self_distill,
                    help="with --spans: after each epoch, the spans' labels become their labeller's log-odds plus B "
                         "times the CNN's own, so later epochs learn from the labeller and the CNN together; spans "
@@ -354,11 +359,12 @@ def prepare(settings: RunSettings) -> Prepared:
             spans, synthetic = min(spans, 200), min(synthetic, 200)
         extra = short_texts(reviews, spans, synthetic, teacher, vocab, settings.max_tokens,
                             settings.seed, view, vader_weight=vader_weight, vader_centre=vader_centre,
-                            vader_subject_negation=subject_negation, negated_share=settings.negated_spans)
+                            vader_subject_negation=subject_negation, negated_share=settings.negated_spans,
+                            negation_flip=settings.negation_flip or 0.0)
         unlabelled = concatenate(unlabelled, extra)
         teacher_report.update(spans=len(extra) - synthetic, synthetic=synthetic, vader_weight=vader_weight,
                               vader_centre=vader_centre, vader_subject_negation=subject_negation,
-                              negated_spans=settings.negated_spans)
+                              negated_spans=settings.negated_spans, negation_flip=settings.negation_flip)
         log.info("short texts: %d review sentences with the teacher's labels, %d templated sentences",
                  len(extra) - synthetic, synthetic)
 

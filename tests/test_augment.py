@@ -241,3 +241,45 @@ def test_spans_labelled_with_vader_read_a_negation_the_teacher_cannot():
                                vader_weight=2.0)
     for tokens, target in zip(sample_spans(documents, 4), read.targets):
         assert (target[1] < 0.5) == ("not" in tokens)
+
+
+class WordScores:
+    """A stand-in teacher whose log-odds (no prior) are the sum of fixed word scores: 0 for words it does not know."""
+
+    SCORES = {"boring": -2.0, "good": 1.5, "not": -0.5, "NOT_boring": -0.25}
+
+    def predict_proba(self, documents, prior=True):
+        import numpy as np
+
+        return augment.from_log_odds([sum(self.SCORES.get(token, 0.0) for token in document) for document in documents])
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("it was not boring .", -2.0),  # "boring" as a plain word, not the teacher's "NOT_boring"
+    ("not boring , but good", -2.0),  # the scope ends at the comma; "good" is outside it
+    ("good fun .", 0.0),  # nothing negated
+    ("never boring or good", -0.5),  # every word up to the punctuation: -2 + 1.5
+])
+def test_negated_log_odds_reads_the_negated_words_plain(text, expected):
+    view = teacher_view(True, False)
+    assert augment.negated_log_odds(WordScores(), [view(text.split())])[0] == pytest.approx(expected, abs=1e-5)
+
+
+def test_negation_flip_moves_each_span_by_its_negated_words_only():
+    import numpy as np
+
+    from textcnn.vocab import Vocab
+
+    documents = [["it", "was", "not", "boring", "."], ["it", "was", "good", "."]] * 3
+    vocab = Vocab.build(documents, 100, 1)
+    view = teacher_view(True, False)
+    plain = augment.short_texts(documents, spans=4, synthetic=0, teacher=WordScores(), vocab=vocab, max_tokens=50,
+                                teacher_view=view)
+    flipped = augment.short_texts(documents, spans=4, synthetic=0, teacher=WordScores(), vocab=vocab, max_tokens=50,
+                                  teacher_view=view, negation_flip=0.5)
+    moved = augment.log_odds(flipped.targets) - augment.log_odds(plain.targets)
+    for tokens, shift in zip(sample_spans(documents, 4), moved):
+        # "not boring": the teacher's -0.5 - 0.25 becomes -0.75 + 0.5 x 2 = +0.25; "good" is not negated
+        assert shift == pytest.approx(1.0 if "not" in tokens else 0.0, abs=1e-4)
+    assert any("not" in tokens for tokens in sample_spans(documents, 4))
+    assert np.allclose(flipped.targets.sum(axis=1), 1)

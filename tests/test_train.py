@@ -508,3 +508,17 @@ def test_scope_marked_finds_the_spans_the_teachers_rules_read(scopes, expected):
     split = EncodedSplit([np.array(vocab.encode(t.split())) for t in texts], np.zeros(len(texts), dtype=np.int64))
     settings = train.parse_args(["--spans", "10", *scopes])
     assert train.scope_marked(split, vocab, settings).tolist() == expected
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--negation-flip", "1", "--spans", "10"], "--negation-flip relabels the sentences of --spans"),
+    (["--negation-flip", "1", "--negation-scope"], "--negation-flip relabels the sentences of --spans"),
+    (["--negation-flip", "1", "--spans", "10", "--negation-scope", "--no-distill"], "--negation-flip relabels"),
+    (["--negation-flip", "-1", "--spans", "10", "--negation-scope"], "--negation-flip weighs"),
+])
+def test_negation_flip_out_of_place_is_refused(argv, message):
+    from textcnn.settings import SettingsError
+
+    with pytest.raises(SettingsError, match=message):
+        train.parse_args(argv).resolved()
+    assert train.parse_args(["--negation-flip", "1", "--spans", "10", "--negation-scope"]).resolved().negation_flip == 1.0

@@ -396,6 +396,19 @@ def from_log_odds(values):
     return np.stack([1 - positive, positive], axis=1).astype(np.float32)
 
 
+def negated_log_odds(teacher, views: Sequence[Sequence[str]]):
+    """(n,) the teacher's log-odds (without its intercept) of the words each view marks as negated
+    (:func:`mark_negation`), read as plain words; 0 for a view that marks none.
+
+    A teacher fitted on reviews learns a weight for "NOT_boring" only from the reviews that say "not
+    boring"; for most negated words they are few, and the bare "not" around them, common in negative
+    reviews, decides: on the training templates the teacher with negation scope reads about half of
+    the negated negative words as negative. Subtracting this reads a negated word against its plain
+    sense, as the templates teach (``teacher`` has ``predict_proba(documents, prior)``)."""
+    inside = [[token[len(NEGATED_PREFIX):] for token in view if token.startswith(NEGATED_PREFIX)] for view in views]
+    return log_odds(teacher.predict_proba(inside, prior=False))
+
+
 def with_vader(probabilities, compound, weight: float, centre: float = 0.0):
     """(n, 2) class probabilities whose log-odds gain ``weight`` times each text's VADER compound score
     (``compound``, from :func:`vader_compound`) less ``centre`` times its mean over the texts (1: all of
@@ -409,13 +422,14 @@ def with_vader(probabilities, compound, weight: float, centre: float = 0.0):
 
 def short_texts(documents: Sequence[Sequence[str]], spans: int, synthetic: int, teacher, vocab, max_tokens: int,
                 seed: int = 0, teacher_view=list, vader_weight: float = 0.0, vader_centre: float = 0.0,
-                vader_subject_negation: bool = False, negated_share: float | None = None):
+                vader_subject_negation: bool = False, negated_share: float | None = None, negation_flip: float = 0.0):
     """An EncodedSplit of ``spans`` sentence spans of ``documents`` (``negated_share``: see
     :func:`sample_spans`), each towards the teacher's class probabilities for the span alone,
     without the teacher's intercept (a sentence has no prior) (``teacher_view`` maps a token list to
     what the teacher reads; with ``vader_weight``, that many times VADER's compound score of
     :func:`vader_reading`, less ``vader_centre`` times its mean over the spans, joins the teacher's
-    log-odds), followed by ``synthetic`` templated sentences with their labels as one-hot targets."""
+    log-odds; with ``negation_flip``, that many times :func:`negated_log_odds` leaves them), followed by
+    ``synthetic`` templated sentences with their labels as one-hot targets."""
     import numpy as np
 
     from textcnn.data import EncodedSplit, concatenate, encode
@@ -423,7 +437,10 @@ def short_texts(documents: Sequence[Sequence[str]], spans: int, synthetic: int, 
     out = EncodedSplit([], np.zeros(0, dtype=np.int64), np.zeros((0, 2), dtype=np.float32))
     if spans:
         cut = sample_spans(documents, spans, seed=seed, negated_share=negated_share)
-        targets = teacher.predict_proba([teacher_view(s) for s in cut], prior=False)
+        views = [teacher_view(s) for s in cut]
+        targets = teacher.predict_proba(views, prior=False)
+        if negation_flip:
+            targets = from_log_odds(log_odds(targets) - negation_flip * negated_log_odds(teacher, views))
         if vader_weight:
             compound = vader_compound([vader_reading(s, vader_subject_negation) for s in cut])
             targets = with_vader(targets, compound, vader_weight, centre=vader_centre)

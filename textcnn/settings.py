@@ -62,6 +62,7 @@ class RunSettings:
     vader_centre: float | None = _data(None)  # share of VADER's mean taken off; None and 0 both mean off
     vader_subject_negation: bool | None = _data(None)  # None keeps older prepared folders matching
     negated_spans: float | None = _data(None)  # share of spans that hold a negator; None: as they come
+    negation_flip: float | None = _data(None)  # weight of the negated words' flipped log-odds in the spans' labels; None: off
     self_distill: float | None = None  # weight of the CNN's own log-odds in the spans' labels after each epoch; None: off
     self_distill_marked: bool | None = None  # also the spans with a negation or contrast scope marked
     short_repeats: int | None = None  # passes over the short texts (spans, templated sentences) per epoch; None: one
@@ -149,6 +150,11 @@ class RunSettings:
             raise SettingsError(f"--negated-spans takes a share of the spans from 0 to 1, got {self.negated_spans}")
         if self.negated_spans is not None and not (self.spans and self.distill):
             raise SettingsError("--negated-spans chooses the sentences of --spans: use it with --spans (and --distill)")
+        if self.negation_flip is not None and self.negation_flip < 0:
+            raise SettingsError(f"--negation-flip weighs the negated words' flipped log-odds: 0 or more, got {self.negation_flip}")
+        if self.negation_flip and not (self.spans and self.distill and self.negation_scope):
+            raise SettingsError("--negation-flip relabels the sentences of --spans by the teacher's negation scope: use it "
+                                "with --spans and --negation-scope (and --distill)")
         if self.self_distill is not None and self.self_distill < 0:
             raise SettingsError(f"--self-distill weighs the CNN's own log-odds: 0 or more, got {self.self_distill}")
         if self.self_distill and not (self.spans and self.distill):
