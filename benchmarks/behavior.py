@@ -26,8 +26,9 @@ cases and sentences: train.py's n-gram teacher (fitted here on IMDb train, witho
 as ``--spans`` uses it), the same with ``--negation-scope``, and, when the package
 ``vaderSentiment`` is installed, the rule-based VADER (Hutto & Gilbert 2014) alone and added to the
 model's log-odds, and the labels of the bundled command as train.py makes them (the teacher with both
-scopes plus twice VADER less its mean over review sentences). A student distilled from a labeller
-rarely beats it, so these bound what distillation on short texts can give.
+scopes plus twice VADER less its mean over review sentences), also with ``--negation-flip``. A
+student distilled from a labeller rarely beats it, so these bound what distillation on short texts
+can give.
 """
 
 from __future__ import annotations
@@ -145,6 +146,7 @@ def synthetic_sentences(per_source: int, seed: int = 0) -> tuple[list[str], list
 VADER_WEIGHTS = (2, 4, 8)
 SELF_DISTILL_WEIGHTS = (0.5, 1)  # the model's log-odds added to the labels of the bundled command
 CENTRE_SPANS = 20_000  # review sentences whose mean VADER score the centred labels take off
+NEGATION_FLIP_WEIGHTS = (0.5, 1)  # train.py --negation-flip G with the centred labels
 
 
 def memoised(score):
@@ -166,7 +168,7 @@ def teacher_scorers(train_texts: list[str], train_labels: list[int], model_log_o
 
     import numpy as np
 
-    from textcnn.augment import log_odds, sample_spans, teacher_view, vader_compound
+    from textcnn.augment import log_odds, negated_log_odds, sample_spans, teacher_view, vader_compound
     from textcnn.settings import RunSettings
     from textcnn.teacher import NgramTeacher
     from textcnn.tokenizer import Tokenizer
@@ -176,8 +178,9 @@ def teacher_scorers(train_texts: list[str], train_labels: list[int], model_log_o
     scorers = {}
     views = (("ngram_teacher", teacher_view(False, False)), ("ngram_teacher_negation_scope", teacher_view(True, False)),
              ("ngram_teacher_negation_contrast_scope", teacher_view(True, True)))
+    teachers = {}
     for name, view in views:
-        teacher = NgramTeacher(c=RunSettings().teacher_c).fit([view(d) for d in documents], train_labels)
+        teacher = teachers[name] = NgramTeacher(c=RunSettings().teacher_c).fit([view(d) for d in documents], train_labels)
 
         def score(texts, teacher=teacher, view=view):
             return log_odds(teacher.predict_proba([view(tokenizer(t)) for t in texts], prior=False)).tolist()
@@ -199,8 +202,14 @@ def teacher_scorers(train_texts: list[str], train_labels: list[int], model_log_o
     # (--vader-centre), here sentences cut from the training reviews as train.py cuts its spans
     spans = sample_spans(documents, CENTRE_SPANS, seed=0)
     centre = float(np.mean(vader_compound([" ".join(s) for s in spans]))) if spans else 0.0
-    scorers["ngram_teacher_negation_contrast_scope_plus_2_vader_centred"] = lambda texts: [
+    centred = scorers["ngram_teacher_negation_contrast_scope_plus_2_vader_centred"] = lambda texts: [
         s + 2 * (v - centre) for s, v in zip(scorers["ngram_teacher_negation_contrast_scope"](texts), vader(texts))]
+    # ... with train.py --negation-flip G: less G times the teacher's reading of the negated words as plain ones
+    both_scopes, view = teachers["ngram_teacher_negation_contrast_scope"], teacher_view(True, True)
+    negated = memoised(lambda texts: negated_log_odds(both_scopes, [view(tokenizer(t)) for t in texts]))
+    for weight in NEGATION_FLIP_WEIGHTS:
+        scorers[f"ngram_teacher_negation_contrast_scope_plus_2_vader_centred_flip_{weight}"] = lambda texts, w=weight: [
+            s - w * n for s, n in zip(centred(texts), negated(texts))]
     # those labels plus the model's own log-odds: what train.py --self-distill B trains the spans towards
     labeller = scorers["ngram_teacher_negation_contrast_scope_plus_2_vader"]
     for weight in SELF_DISTILL_WEIGHTS:
