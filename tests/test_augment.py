@@ -249,8 +249,6 @@ class WordScores:
     SCORES = {"boring": -2.0, "good": 1.5, "not": -0.5, "NOT_boring": -0.25}
 
     def predict_proba(self, documents, prior=True):
-        import numpy as np
-
         return augment.from_log_odds([sum(self.SCORES.get(token, 0.0) for token in document) for document in documents])
 
 

@@ -402,9 +402,9 @@ def negated_log_odds(teacher, views: Sequence[Sequence[str]]):
 
     A teacher fitted on reviews learns a weight for "NOT_boring" only from the reviews that say "not
     boring"; for most negated words they are few, and the bare "not" around them, common in negative
-    reviews, decides: on the training templates the teacher with negation scope reads about half of
-    the negated negative words as negative. Subtracting this reads a negated word against its plain
-    sense, as the templates teach (``teacher`` has ``predict_proba(documents, prior)``)."""
+    reviews, decides, so "not irritating" reads as blame (``benchmarks/behavior.py --teachers``).
+    Subtracting this reads a negated word against its plain sense, as the templates teach
+    (``teacher`` has ``predict_proba(documents, prior)``)."""
     inside = [[token[len(NEGATED_PREFIX):] for token in view if token.startswith(NEGATED_PREFIX)] for view in views]
     return log_odds(teacher.predict_proba(inside, prior=False))
 
