@@ -116,7 +116,7 @@ def parse_args(argv: list[str] | None = None) -> RunSettings:
     p.add_argument("--teacher-c", type=float, default=d.teacher_c, help="with --distill: the teacher's inverse regularisation strength")
     p.add_argument("--spans", type=int, default=d.spans,
                    help="with --distill: also train on this many sentences cut from the training and unlabelled "
-                        "reviews (at most two per review), each towards the teacher's probabilities for that "
+                        "reviews (at most two per review, more when two are too few), each towards the teacher's probabilities for that "
                         "sentence alone, so short inputs are read as such")
     p.add_argument("--synthetic", type=int, default=d.synthetic,
                    help="with --distill: also train on this many templated sentences with their labels (textcnn/augment.py: praise "

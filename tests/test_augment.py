@@ -78,7 +78,18 @@ def test_sample_spans_takes_at_most_two_per_document_deterministically():
     for span in spans:
         per_document[span[0][1:]] = per_document.get(span[0][1:], 0) + 1
     assert max(per_document.values()) <= 2
-    assert len(sample_spans(documents, 100, min_tokens=2)) == 20
+    assert len(sample_spans(documents, 100, min_tokens=2)) == 30  # two per document are too few: three each
+
+
+@pytest.mark.parametrize("count, most", [(20, 2), (21, 3), (30, 3), (31, 4)])
+def test_sample_spans_takes_more_per_document_only_when_two_are_too_few(count, most):
+    documents = [f"a{i} b . c{i} d . e{i} f . g{i} h .".split() for i in range(10)]
+    spans = sample_spans(documents, count, seed=2, min_tokens=2)
+    assert len(spans) == count and len({tuple(span) for span in spans}) == count
+    per_document = {}
+    for span in spans:
+        per_document[span[0][1:]] = per_document.get(span[0][1:], 0) + 1
+    assert max(per_document.values()) == most
 
 
 @pytest.mark.parametrize("share", [0.0, 0.25, 0.5, 1.0])
