@@ -210,11 +210,12 @@ def teacher_scorers(train_texts: list[str], train_labels: list[int], model_log_o
     for weight in NEGATION_FLIP_WEIGHTS:
         scorers[f"ngram_teacher_negation_contrast_scope_plus_2_vader_centred_flip_{weight}"] = lambda texts, w=weight: [
             s - w * n for s, n in zip(centred(texts), negated(texts))]
-    # those labels plus the model's own log-odds: what train.py --self-distill B trains the spans towards
-    labeller = scorers["ngram_teacher_negation_contrast_scope_plus_2_vader"]
+    # the bundled command's labels (flip 1) plus the model's own log-odds: what train.py --self-distill B
+    # trains the spans towards after each epoch
+    labeller = scorers["ngram_teacher_negation_contrast_scope_plus_2_vader_centred_flip_1"]
     for weight in SELF_DISTILL_WEIGHTS:
-        scorers[f"ngram_teacher_negation_contrast_scope_plus_2_vader_plus_{weight}_textcnn"] = lambda texts, w=weight: [
-            s + w * m for s, m in zip(labeller(texts), model_log_odds(texts))]
+        scorers[f"ngram_teacher_negation_contrast_scope_plus_2_vader_centred_flip_1_plus_{weight}_textcnn"] = \
+            lambda texts, w=weight: [s + w * m for s, m in zip(labeller(texts), model_log_odds(texts))]
     return scorers
 
 

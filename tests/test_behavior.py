@@ -166,4 +166,4 @@ def test_quick_run_scores_the_teachers_on_the_same_cases(tiny_model_dir, tiny_im
     assert set(results["ngram_teacher_negation_contrast_scope_plus_2_vader_centred_flip_1"]["short_sentences"]) == {"yelp", "amazon"}
     # what --self-distill trains the spans towards: the bundled command's labels plus the model's log-odds
     for weight in behavior.SELF_DISTILL_WEIGHTS:
-        assert set(results[f"ngram_teacher_negation_contrast_scope_plus_2_vader_plus_{weight}_textcnn"]["short_sentences"]) == {"yelp", "amazon"}
+        assert set(results[f"ngram_teacher_negation_contrast_scope_plus_2_vader_centred_flip_1_plus_{weight}_textcnn"]["short_sentences"]) == {"yelp", "amazon"}
