@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from textcnn.atomic import remove_stale_staging
-from textcnn.augment import from_log_odds, log_odds, short_texts, teacher_view
+from textcnn.augment import from_log_odds, log_odds, model_reader, short_texts, teacher_view
 from textcnn.card import model_card
 from textcnn.checkpoint import checkpoint_args, load_checkpoint, save_checkpoint
 from textcnn.data import (
@@ -146,6 +146,12 @@ def parse_args(argv: list[str] | None = None) -> RunSettings:
                         "log-odds of the words in a negator's scope, read as plain words, so that 'not boring' leans "
                         "the way 'boring' does not, where the teacher has seen too few negated uses of a word to "
                         "know (default: off)")
+    p.add_argument("--span-model", metavar="MODEL", default=d.span_model,
+                   help="with --spans: a trained model (folder or Hub repo id; e.g. one this command wrote before) "
+                        "whose log-odds for each span join the span's label, so the spans learn from the labeller "
+                        "and a CNN that has learnt the reviews and the templated sentences (default: none)")
+    p.add_argument("--span-model-weight", type=float, metavar="B", default=d.span_model_weight,
+                   help="with --span-model: the weight of its log-odds in the spans' labels (default: 1)")
     p.add_argument("--self-distill", type=float, metavar="B", default=d.self_distill,
                    help="with --spans: after each epoch, the spans' labels become their labeller's log-odds plus B "
                         "times the CNN's own, so later epochs learn from the labeller and the CNN together; spans "
@@ -360,11 +366,14 @@ def prepare(settings: RunSettings) -> Prepared:
         extra = short_texts(reviews, spans, synthetic, teacher, vocab, settings.max_tokens,
                             settings.seed, view, vader_weight=vader_weight, vader_centre=vader_centre,
                             vader_subject_negation=subject_negation, negated_share=settings.negated_spans,
-                            negation_flip=settings.negation_flip or 0.0)
+                            negation_flip=settings.negation_flip or 0.0,
+                            reader=model_reader(settings.span_model) if settings.span_model else None,
+                            reader_weight=settings.span_model_weight or 0.0)
         unlabelled = concatenate(unlabelled, extra)
         teacher_report.update(spans=len(extra) - synthetic, synthetic=synthetic, vader_weight=vader_weight,
                               vader_centre=vader_centre, vader_subject_negation=subject_negation,
-                              negated_spans=settings.negated_spans, negation_flip=settings.negation_flip)
+                              negated_spans=settings.negated_spans, negation_flip=settings.negation_flip,
+                              span_model=settings.span_model, span_model_weight=settings.span_model_weight)
         log.info("short texts: %d review sentences with the teacher's labels, %d templated sentences",
                  len(extra) - synthetic, synthetic)
 

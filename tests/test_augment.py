@@ -292,3 +292,34 @@ def test_negation_flip_moves_each_span_by_its_negated_words_only():
         assert shift == pytest.approx(1.0 if "not" in tokens else 0.0, abs=1e-4)
     assert any("not" in tokens for tokens in sample_spans(documents, 4))
     assert np.allclose(flipped.targets.sum(axis=1), 1)
+
+
+def test_span_model_reader_moves_each_span_by_its_weighted_log_odds():
+    import numpy as np
+
+    from textcnn.vocab import Vocab
+
+    documents = [["it", "was", "not", "boring", "."], ["it", "was", "good", "."]] * 3
+    vocab = Vocab.build(documents, 100, 1)
+
+    def reader(token_lists):  # a stand-in model: +2 for a span that says "good", -1 otherwise
+        return np.array([2.0 if "good" in tokens else -1.0 for tokens in token_lists])
+    plain = augment.short_texts(documents, spans=4, synthetic=0, teacher=WordScores(), vocab=vocab, max_tokens=50)
+    read = augment.short_texts(documents, spans=4, synthetic=0, teacher=WordScores(), vocab=vocab, max_tokens=50,
+                               reader=reader, reader_weight=0.5)
+    moved = augment.log_odds(read.targets) - augment.log_odds(plain.targets)
+    for tokens, shift in zip(sample_spans(documents, 4), moved):
+        assert shift == pytest.approx(1.0 if "good" in tokens else -0.5, abs=1e-4)
+    assert np.allclose(read.targets.sum(axis=1), 1)
+
+
+def test_model_reader_gives_the_models_own_log_odds(tiny_model_dir):
+    import math
+
+    from textcnn.pipeline import SentimentPipeline
+
+    pipeline = SentimentPipeline.from_pretrained(tiny_model_dir)
+    texts = ["a great film .", "dull and boring !", "great"]
+    expected = [math.log(p.probabilities["pos"] / p.probabilities["neg"]) for p in pipeline.predict(texts)]
+    read = augment.model_reader(str(tiny_model_dir))([pipeline.tokenizer(t) for t in texts])
+    assert read.tolist() == pytest.approx(expected, abs=1e-4)

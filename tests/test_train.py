@@ -510,6 +510,29 @@ def test_scope_marked_finds_the_spans_the_teachers_rules_read(scopes, expected):
     assert train.scope_marked(split, vocab, settings).tolist() == expected
 
 
+def test_span_model_joins_the_spans_labels_and_the_report(tiny_imdb, tiny_model_dir, tmp_path):
+    metrics = train.main(["--dataset", str(tiny_imdb), "--dry-run", "--output-dir", str(tmp_path / "model"),
+                          "--no-progress", "--glove", "none", "--distill-reviews", "7", "--spans", "30",
+                          "--span-model", str(tiny_model_dir), "--span-model-weight", "0.5", "--num-proc", "1"])
+    assert metrics["teacher"]["span_model"] == str(tiny_model_dir) and metrics["teacher"]["span_model_weight"] == 0.5
+    assert metrics["examples"]["unlabelled"] == 7 + 30
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--span-model", "DIR"], "--span-model labels the sentences of --spans"),
+    (["--span-model", "DIR", "--spans", "10", "--no-distill"], "--span-model labels the sentences of --spans"),
+    (["--span-model-weight", "1", "--spans", "10"], "--span-model-weight weighs the model of --span-model"),
+    (["--span-model", "DIR", "--span-model-weight", "-1", "--spans", "10"], "--span-model-weight weighs a model's"),
+])
+def test_span_model_out_of_place_is_refused(argv, message):
+    from textcnn.settings import SettingsError
+
+    with pytest.raises(SettingsError, match=message):
+        train.parse_args(argv).resolved()
+    assert train.parse_args(["--span-model", "DIR", "--spans", "10"]).resolved().span_model_weight == 1.0
+    assert train.parse_args(["--spans", "10"]).resolved().span_model_weight is None
+
+
 @pytest.mark.parametrize(("argv", "message"), [
     (["--negation-flip", "1", "--spans", "10"], "--negation-flip relabels the sentences of --spans"),
     (["--negation-flip", "1", "--negation-scope"], "--negation-flip relabels the sentences of --spans"),

@@ -384,6 +384,29 @@ def vader_reading(tokens: Sequence[str], subject_negation: bool = False) -> str:
     return _SUBJECT_NEGATOR.sub(lambda m: "not anybody" if m.group(1) == "nobody" else "not anyone", text)
 
 
+def model_reader(source: str):
+    """``tokens lists -> (n,) log-odds`` of the two-class TextCNN at ``source`` (a model folder or Hub repo
+    id, loaded and checked as any other; its second label is the positive one), read through the lookup
+    table: a trained model reads short texts, negations included, better beside the labels than either
+    alone (docs/short-texts.md, finding 32)."""
+    import numpy as np
+
+    from textcnn.hub import load_model
+    from textcnn.lookup import LookupTextCNN
+
+    loaded = load_model(source)
+    if len(loaded.model.config.labels) != 2:
+        raise ValueError(f"{source}: a model with two labels (negative, positive) can label the spans, this one has "
+                         f"{len(loaded.model.config.labels)}")
+    table, max_tokens = LookupTextCNN(loaded.model), loaded.model.config.max_tokens
+
+    def read(token_lists: Sequence[Sequence[str]]):
+        ids = [np.asarray(loaded.vocab.encode(list(tokens[:max_tokens])), dtype=np.int64) for tokens in token_lists]
+        logits = table.logits_of(ids).numpy().astype(np.float64)  # (n, 2)
+        return logits[:, 1] - logits[:, 0]
+    return read
+
+
 def log_odds(probabilities):
     """(n,) log P(positive) - log P(negative) of (n, 2) class probabilities (clipped away from 0 and 1)."""
     import numpy as np
@@ -426,14 +449,17 @@ def with_vader(probabilities, compound, weight: float, centre: float = 0.0):
 
 def short_texts(documents: Sequence[Sequence[str]], spans: int, synthetic: int, teacher, vocab, max_tokens: int,
                 seed: int = 0, teacher_view=list, vader_weight: float = 0.0, vader_centre: float = 0.0,
-                vader_subject_negation: bool = False, negated_share: float | None = None, negation_flip: float = 0.0):
+                vader_subject_negation: bool = False, negated_share: float | None = None, negation_flip: float = 0.0,
+                reader=None, reader_weight: float = 0.0):
     """An EncodedSplit of ``spans`` sentence spans of ``documents`` (``negated_share``: see
     :func:`sample_spans`), each towards the teacher's class probabilities for the span alone,
     without the teacher's intercept (a sentence has no prior) (``teacher_view`` maps a token list to
     what the teacher reads; with ``vader_weight``, that many times VADER's compound score of
     :func:`vader_reading`, less ``vader_centre`` times its mean over the spans, joins the teacher's
-    log-odds; with ``negation_flip``, that many times :func:`negated_log_odds` leaves them), followed by
-    ``synthetic`` templated sentences with their labels as one-hot targets."""
+    log-odds; with ``negation_flip``, that many times :func:`negated_log_odds` leaves them; with
+    ``reader`` (token lists to log-odds, as :func:`model_reader` gives), ``reader_weight`` times its
+    log-odds join them), followed by ``synthetic`` templated sentences with their labels as one-hot
+    targets."""
     import numpy as np
 
     from textcnn.data import EncodedSplit, concatenate, encode
@@ -448,6 +474,8 @@ def short_texts(documents: Sequence[Sequence[str]], spans: int, synthetic: int, 
         if vader_weight:
             compound = vader_compound([vader_reading(s, vader_subject_negation) for s in cut])
             targets = with_vader(targets, compound, vader_weight, centre=vader_centre)
+        if reader is not None and reader_weight:
+            targets = from_log_odds(log_odds(targets) + reader_weight * reader(cut))
         out = concatenate(out, encode(cut, None, vocab, max_tokens, targets=targets))
     if synthetic:
         from textcnn.tokenizer import Tokenizer

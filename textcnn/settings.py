@@ -63,6 +63,8 @@ class RunSettings:
     vader_subject_negation: bool | None = _data(None)  # None keeps older prepared folders matching
     negated_spans: float | None = _data(None)  # share of spans that hold a negator; None: as they come
     negation_flip: float | None = _data(None)  # weight of the negated words' flipped log-odds in the spans' labels; None: off
+    span_model: str | None = _data(None)  # a trained model (folder or Hub repo id) whose log-odds join the spans' labels
+    span_model_weight: float | None = _data(None)  # its weight there; None: 1 with span_model
     self_distill: float | None = None  # weight of the CNN's own log-odds in the spans' labels after each epoch; None: off
     self_distill_marked: bool | None = None  # also the spans with a negation or contrast scope marked
     short_repeats: int | None = None  # passes over the short texts (spans, templated sentences) per epoch; None: one
@@ -155,6 +157,12 @@ class RunSettings:
         if self.negation_flip and not (self.spans and self.distill and self.negation_scope):
             raise SettingsError("--negation-flip relabels the sentences of --spans by the teacher's negation scope: use it "
                                 "with --spans and --negation-scope (and --distill)")
+        if self.span_model_weight is not None and self.span_model_weight < 0:
+            raise SettingsError(f"--span-model-weight weighs a model's log-odds: 0 or more, got {self.span_model_weight}")
+        if self.span_model_weight is not None and not self.span_model:
+            raise SettingsError("--span-model-weight weighs the model of --span-model: use it with --span-model")
+        if self.span_model and not (self.spans and self.distill):
+            raise SettingsError("--span-model labels the sentences of --spans: use it with --spans (and --distill)")
         if self.self_distill is not None and self.self_distill < 0:
             raise SettingsError(f"--self-distill weighs the CNN's own log-odds: 0 or more, got {self.self_distill}")
         if self.self_distill and not (self.spans and self.distill):
@@ -174,4 +182,6 @@ class RunSettings:
             raise SettingsError("--short-repeats-marked chooses the spans --short-repeats repeats: use it with "
                                 "--short-repeats 2 or more and --spans")
         adapt = self.pretrained_vectors if self.adapt_embeddings is None else self.adapt_embeddings
-        return dataclasses.replace(self, adapt_embeddings=adapt, epochs=1 if self.dry_run else self.epochs)
+        span_model_weight = 1.0 if self.span_model and self.span_model_weight is None else self.span_model_weight
+        return dataclasses.replace(self, adapt_embeddings=adapt, epochs=1 if self.dry_run else self.epochs,
+                                   span_model_weight=span_model_weight)
