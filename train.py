@@ -152,6 +152,10 @@ def parse_args(argv: list[str] | None = None) -> RunSettings:
                         "and a CNN that has learnt the reviews and the templated sentences (default: none)")
     p.add_argument("--span-model-weight", type=float, metavar="B", default=d.span_model_weight,
                    help="with --span-model: the weight of its log-odds in the spans' labels (default: 1)")
+    p.add_argument("--span-model-marked", action=argparse.BooleanOptionalAction, default=d.span_model_marked,
+                   help="with --span-model: its log-odds join the labels of the spans whose negation or contrast "
+                        "scope the teacher marks too (by default those keep the labeller's labels: a model that has "
+                        "read IMDb reads 'not bad' as IMDb's reviews use it)")
     p.add_argument("--self-distill", type=float, metavar="B", default=d.self_distill,
                    help="with --spans: after each epoch, the spans' labels become their labeller's log-odds plus B "
                         "times the CNN's own, so later epochs learn from the labeller and the CNN together; spans "
@@ -368,12 +372,14 @@ def prepare(settings: RunSettings) -> Prepared:
                             vader_subject_negation=subject_negation, negated_share=settings.negated_spans,
                             negation_flip=settings.negation_flip or 0.0,
                             reader=model_reader(settings.span_model) if settings.span_model else None,
-                            reader_weight=settings.span_model_weight or 0.0)
+                            reader_weight=settings.span_model_weight or 0.0,
+                            reader_marked=bool(settings.span_model_marked))
         unlabelled = concatenate(unlabelled, extra)
         teacher_report.update(spans=len(extra) - synthetic, synthetic=synthetic, vader_weight=vader_weight,
                               vader_centre=vader_centre, vader_subject_negation=subject_negation,
                               negated_spans=settings.negated_spans, negation_flip=settings.negation_flip,
-                              span_model=settings.span_model, span_model_weight=settings.span_model_weight)
+                              span_model=settings.span_model, span_model_weight=settings.span_model_weight,
+                              span_model_marked=settings.span_model_marked)
         log.info("short texts: %d review sentences with the teacher's labels, %d templated sentences",
                  len(extra) - synthetic, synthetic)
 

@@ -304,13 +304,20 @@ def test_span_model_reader_moves_each_span_by_its_weighted_log_odds():
 
     def reader(token_lists):  # a stand-in model: +2 for a span that says "good", -1 otherwise
         return np.array([2.0 if "good" in tokens else -1.0 for tokens in token_lists])
-    plain = augment.short_texts(documents, spans=4, synthetic=0, teacher=WordScores(), vocab=vocab, max_tokens=50)
-    read = augment.short_texts(documents, spans=4, synthetic=0, teacher=WordScores(), vocab=vocab, max_tokens=50,
-                               reader=reader, reader_weight=0.5)
-    moved = augment.log_odds(read.targets) - augment.log_odds(plain.targets)
-    for tokens, shift in zip(sample_spans(documents, 4), moved):
-        assert shift == pytest.approx(1.0 if "good" in tokens else -0.5, abs=1e-4)
-    assert np.allclose(read.targets.sum(axis=1), 1)
+    view = teacher_view(True, False)
+    plain = augment.short_texts(documents, spans=4, synthetic=0, teacher=WordScores(), vocab=vocab, max_tokens=50,
+                                teacher_view=view)
+    spans = sample_spans(documents, 4)
+    assert {"good" in tokens for tokens in spans} == {True, False}
+    for marked_too in (False, True):
+        read = augment.short_texts(documents, spans=4, synthetic=0, teacher=WordScores(), vocab=vocab, max_tokens=50,
+                                   teacher_view=view, reader=reader, reader_weight=0.5, reader_marked=marked_too)
+        moved = augment.log_odds(read.targets) - augment.log_odds(plain.targets)
+        for tokens, shift in zip(spans, moved):
+            # "it was not boring": its negation scope is marked, so only with reader_marked does the model join
+            expected = 1.0 if "good" in tokens else (-0.5 if marked_too else 0.0)
+            assert shift == pytest.approx(expected, abs=1e-4)
+        assert np.allclose(read.targets.sum(axis=1), 1)
 
 
 def test_model_reader_gives_the_models_own_log_odds(tiny_model_dir):

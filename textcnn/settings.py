@@ -65,6 +65,7 @@ class RunSettings:
     negation_flip: float | None = _data(None)  # weight of the negated words' flipped log-odds in the spans' labels; None: off
     span_model: str | None = _data(None)  # a trained model (folder or Hub repo id) whose log-odds join the spans' labels
     span_model_weight: float | None = _data(None)  # its weight there; None: 1 with span_model
+    span_model_marked: bool | None = _data(None)  # also the spans with a negation or contrast scope marked
     self_distill: float | None = None  # weight of the CNN's own log-odds in the spans' labels after each epoch; None: off
     self_distill_marked: bool | None = None  # also the spans with a negation or contrast scope marked
     short_repeats: int | None = None  # passes over the short texts (spans, templated sentences) per epoch; None: one
@@ -161,6 +162,8 @@ class RunSettings:
             raise SettingsError(f"--span-model-weight weighs a model's log-odds: 0 or more, got {self.span_model_weight}")
         if self.span_model_weight is not None and not self.span_model:
             raise SettingsError("--span-model-weight weighs the model of --span-model: use it with --span-model")
+        if self.span_model_marked and not self.span_model:
+            raise SettingsError("--span-model-marked chooses the spans --span-model labels: use it with --span-model")
         if self.span_model and not (self.spans and self.distill):
             raise SettingsError("--span-model labels the sentences of --spans: use it with --spans (and --distill)")
         if self.self_distill is not None and self.self_distill < 0:
