@@ -49,7 +49,7 @@ from textcnn.ngrams import top_filter_ngrams
 from textcnn.plots import training_curves_png
 from textcnn.precision import native_bf16
 from textcnn.prepared import Prepared, SettingsMismatch, is_prepared, load_prepared, save_prepared
-from textcnn.settings import DATA, RunSettings, SettingsError
+from textcnn.settings import DATA, SPAN_MODEL_SPANS, RunSettings, SettingsError
 from textcnn.teacher import NgramTeacher
 from textcnn.training import Batches, EpochResult, evaluate_split, fit, split_logits
 from textcnn.vocab import Vocab
@@ -152,10 +152,9 @@ def parse_args(argv: list[str] | None = None) -> RunSettings:
                         "and a CNN that has learnt the reviews and the templated sentences (default: none)")
     p.add_argument("--span-model-weight", type=float, metavar="B", default=d.span_model_weight,
                    help="with --span-model: the weight of its log-odds in the spans' labels (default: 1)")
-    p.add_argument("--span-model-marked", action=argparse.BooleanOptionalAction, default=d.span_model_marked,
-                   help="with --span-model: its log-odds join the labels of the spans whose negation or contrast "
-                        "scope the teacher marks too (by default those keep the labeller's labels: a model that has "
-                        "read IMDb reads 'not bad' as IMDb's reviews use it)")
+    p.add_argument("--span-model-spans", choices=SPAN_MODEL_SPANS, default=d.span_model_spans,
+                   help="with --span-model: the spans whose labels it joins: those whose negation or contrast scope "
+                        "the teacher does not mark, those it marks, or all (default: unmarked)")
     p.add_argument("--self-distill", type=float, metavar="B", default=d.self_distill,
                    help="with --spans: after each epoch, the spans' labels become their labeller's log-odds plus B "
                         "times the CNN's own, so later epochs learn from the labeller and the CNN together; spans "
@@ -373,13 +372,13 @@ def prepare(settings: RunSettings) -> Prepared:
                             negation_flip=settings.negation_flip or 0.0,
                             reader=model_reader(settings.span_model) if settings.span_model else None,
                             reader_weight=settings.span_model_weight or 0.0,
-                            reader_marked=bool(settings.span_model_marked))
+                            reader_spans=settings.span_model_spans or "unmarked")
         unlabelled = concatenate(unlabelled, extra)
         teacher_report.update(spans=len(extra) - synthetic, synthetic=synthetic, vader_weight=vader_weight,
                               vader_centre=vader_centre, vader_subject_negation=subject_negation,
                               negated_spans=settings.negated_spans, negation_flip=settings.negation_flip,
                               span_model=settings.span_model, span_model_weight=settings.span_model_weight,
-                              span_model_marked=settings.span_model_marked)
+                              span_model_spans=settings.span_model_spans)
         log.info("short texts: %d review sentences with the teacher's labels, %d templated sentences",
                  len(extra) - synthetic, synthetic)
 

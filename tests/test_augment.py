@@ -309,14 +309,15 @@ def test_span_model_reader_moves_each_span_by_its_weighted_log_odds():
                                 teacher_view=view)
     spans = sample_spans(documents, 4)
     assert {"good" in tokens for tokens in spans} == {True, False}
-    for marked_too in (False, True):
+    for which in ("unmarked", "marked", "all"):
         read = augment.short_texts(documents, spans=4, synthetic=0, teacher=WordScores(), vocab=vocab, max_tokens=50,
-                                   teacher_view=view, reader=reader, reader_weight=0.5, reader_marked=marked_too)
+                                   teacher_view=view, reader=reader, reader_weight=0.5, reader_spans=which)
         moved = augment.log_odds(read.targets) - augment.log_odds(plain.targets)
         for tokens, shift in zip(spans, moved):
-            # "it was not boring": its negation scope is marked, so only with reader_marked does the model join
-            expected = 1.0 if "good" in tokens else (-0.5 if marked_too else 0.0)
-            assert shift == pytest.approx(expected, abs=1e-4)
+            # "it was not boring" has its negation scope marked, "it was good" has none
+            marked = "not" in tokens
+            joins = which == "all" or marked == (which == "marked")
+            assert shift == pytest.approx((-0.5 if marked else 1.0) if joins else 0.0, abs=1e-4)
         assert np.allclose(read.targets.sum(axis=1), 1)
 
 

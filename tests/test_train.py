@@ -522,7 +522,7 @@ def test_span_model_joins_the_spans_labels_and_the_report(tiny_imdb, tiny_model_
     (["--span-model", "DIR"], "--span-model labels the sentences of --spans"),
     (["--span-model", "DIR", "--spans", "10", "--no-distill"], "--span-model labels the sentences of --spans"),
     (["--span-model-weight", "1", "--spans", "10"], "--span-model-weight weighs the model of --span-model"),
-    (["--span-model-marked", "--spans", "10"], "--span-model-marked chooses the spans --span-model labels"),
+    (["--span-model-spans", "all", "--spans", "10"], "--span-model-spans chooses the spans --span-model labels"),
     (["--span-model", "DIR", "--span-model-weight", "-1", "--spans", "10"], "--span-model-weight weighs a model's"),
 ])
 def test_span_model_out_of_place_is_refused(argv, message):

@@ -450,7 +450,7 @@ def with_vader(probabilities, compound, weight: float, centre: float = 0.0):
 def short_texts(documents: Sequence[Sequence[str]], spans: int, synthetic: int, teacher, vocab, max_tokens: int,
                 seed: int = 0, teacher_view=list, vader_weight: float = 0.0, vader_centre: float = 0.0,
                 vader_subject_negation: bool = False, negated_share: float | None = None, negation_flip: float = 0.0,
-                reader=None, reader_weight: float = 0.0, reader_marked: bool = False):
+                reader=None, reader_weight: float = 0.0, reader_spans: str = "unmarked"):
     """An EncodedSplit of ``spans`` sentence spans of ``documents`` (``negated_share``: see
     :func:`sample_spans`), each towards the teacher's class probabilities for the span alone,
     without the teacher's intercept (a sentence has no prior) (``teacher_view`` maps a token list to
@@ -458,8 +458,8 @@ def short_texts(documents: Sequence[Sequence[str]], spans: int, synthetic: int, 
     :func:`vader_reading`, less ``vader_centre`` times its mean over the spans, joins the teacher's
     log-odds; with ``negation_flip``, that many times :func:`negated_log_odds` leaves them; with
     ``reader`` (token lists to log-odds, as :func:`model_reader` gives), ``reader_weight`` times its
-    log-odds join those of the spans whose negation or contrast scope ``teacher_view`` does not mark,
-    and of every span with ``reader_marked``), followed by ``synthetic`` templated sentences with their
+    log-odds join those of the spans whose negation or contrast scope ``teacher_view`` does not mark
+    (``reader_spans`` "unmarked"), of those whose scope it marks ("marked") or of all ("all")), followed by ``synthetic`` templated sentences with their
     labels as one-hot targets."""
     import numpy as np
 
@@ -476,7 +476,8 @@ def short_texts(documents: Sequence[Sequence[str]], spans: int, synthetic: int, 
             compound = vader_compound([vader_reading(s, vader_subject_negation) for s in cut])
             targets = with_vader(targets, compound, vader_weight, centre=vader_centre)
         if reader is not None and reader_weight:
-            read = [i for i, (span, view) in enumerate(zip(cut, views)) if reader_marked or list(view) == list(span)]
+            marked = [list(view) != list(span) for span, view in zip(cut, views)]
+            read = [i for i, m in enumerate(marked) if reader_spans == "all" or m == (reader_spans == "marked")]
             shifted = log_odds(targets)
             if read:
                 shifted[read] += reader_weight * reader([cut[i] for i in read])

@@ -21,6 +21,9 @@ from typing import Any
 from textcnn.data import IMDB_HUB_ID
 
 DATA, RUNTIME = "data", "runtime"
+# which spans --span-model labels: those whose negation or contrast scope the teacher does not mark, those
+# it marks, or all of them
+SPAN_MODEL_SPANS = ("unmarked", "marked", "all")
 
 
 def _data(default: Any) -> Any:
@@ -65,7 +68,7 @@ class RunSettings:
     negation_flip: float | None = _data(None)  # weight of the negated words' flipped log-odds in the spans' labels; None: off
     span_model: str | None = _data(None)  # a trained model (folder or Hub repo id) whose log-odds join the spans' labels
     span_model_weight: float | None = _data(None)  # its weight there; None: 1 with span_model
-    span_model_marked: bool | None = _data(None)  # also the spans with a negation or contrast scope marked
+    span_model_spans: str | None = _data(None)  # which spans it labels: "unmarked" (None), "marked" (a scope marked), "all"
     self_distill: float | None = None  # weight of the CNN's own log-odds in the spans' labels after each epoch; None: off
     self_distill_marked: bool | None = None  # also the spans with a negation or contrast scope marked
     short_repeats: int | None = None  # passes over the short texts (spans, templated sentences) per epoch; None: one
@@ -162,8 +165,10 @@ class RunSettings:
             raise SettingsError(f"--span-model-weight weighs a model's log-odds: 0 or more, got {self.span_model_weight}")
         if self.span_model_weight is not None and not self.span_model:
             raise SettingsError("--span-model-weight weighs the model of --span-model: use it with --span-model")
-        if self.span_model_marked and not self.span_model:
-            raise SettingsError("--span-model-marked chooses the spans --span-model labels: use it with --span-model")
+        if self.span_model_spans is not None and self.span_model_spans not in SPAN_MODEL_SPANS:
+            raise SettingsError(f"--span-model-spans is one of {', '.join(SPAN_MODEL_SPANS)}, got {self.span_model_spans!r}")
+        if self.span_model_spans and not self.span_model:
+            raise SettingsError("--span-model-spans chooses the spans --span-model labels: use it with --span-model")
         if self.span_model and not (self.spans and self.distill):
             raise SettingsError("--span-model labels the sentences of --spans: use it with --spans (and --distill)")
         if self.self_distill is not None and self.self_distill < 0:
