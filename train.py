@@ -18,7 +18,7 @@ import shutil
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from textcnn.atomic import remove_stale_staging
-from textcnn.augment import from_log_odds, log_odds, model_reader, short_texts, teacher_view
+from textcnn.augment import READER_SPANS, from_log_odds, log_odds, short_texts, teacher_view
 from textcnn.card import model_card
 from textcnn.checkpoint import checkpoint_args, load_checkpoint, save_checkpoint
 from textcnn.data import (
@@ -43,13 +43,24 @@ from textcnn.data import (
 )
 from textcnn.expansion import NEIGHBOURS, expanded_rows, new_words, with_rows
 from textcnn.glove import embedding_matrix, load_glove
-from textcnn.hub import CARD, CURVES, METRICS, PushError, check_push_prerequisites, push_model_folder, save_model_folder
+from textcnn.hub import (
+    CARD,
+    CURVES,
+    METRICS,
+    ModelLoadError,
+    PushError,
+    check_push_prerequisites,
+    load_model,
+    push_model_folder,
+    save_model_folder,
+)
+from textcnn.lookup import LookupTextCNN
 from textcnn.model import TextCNN, TextCNNConfig
 from textcnn.ngrams import top_filter_ngrams
 from textcnn.plots import training_curves_png
 from textcnn.precision import native_bf16
 from textcnn.prepared import Prepared, SettingsMismatch, is_prepared, load_prepared, save_prepared
-from textcnn.settings import DATA, SPAN_MODEL_SPANS, RunSettings, SettingsError
+from textcnn.settings import DATA, RunSettings, SettingsError
 from textcnn.teacher import NgramTeacher
 from textcnn.training import Batches, EpochResult, evaluate_split, fit, split_logits
 from textcnn.vocab import Vocab
@@ -116,8 +127,8 @@ def parse_args(argv: list[str] | None = None) -> RunSettings:
     p.add_argument("--teacher-c", type=float, default=d.teacher_c, help="with --distill: the teacher's inverse regularisation strength")
     p.add_argument("--spans", type=int, default=d.spans,
                    help="with --distill: also train on this many sentences cut from the training and unlabelled "
-                        "reviews (at most two per review, more when two are too few), each towards the teacher's probabilities for that "
-                        "sentence alone, so short inputs are read as such")
+                        "reviews (at most two per review, more when two are too few), each towards the teacher's "
+                        "probabilities for that sentence alone, so short inputs are read as such")
     p.add_argument("--synthetic", type=int, default=d.synthetic,
                    help="with --distill: also train on this many templated sentences with their labels (textcnn/augment.py: praise "
                         "and blame, negated, contrasted with but/although, intensified, softened)")
@@ -152,7 +163,7 @@ def parse_args(argv: list[str] | None = None) -> RunSettings:
                         "and a CNN that has learnt the reviews and the templated sentences (default: none)")
     p.add_argument("--span-model-weight", type=float, metavar="B", default=d.span_model_weight,
                    help="with --span-model: the weight of its log-odds in the spans' labels (default: 1)")
-    p.add_argument("--span-model-spans", choices=SPAN_MODEL_SPANS, default=d.span_model_spans,
+    p.add_argument("--span-model-spans", choices=READER_SPANS, default=d.span_model_spans,
                    help="with --span-model: the spans whose labels it joins: those whose negation or contrast scope "
                         "the teacher does not mark, those it marks, or all (default: unmarked)")
     p.add_argument("--self-distill", type=float, metavar="B", default=d.self_distill,
@@ -318,10 +329,32 @@ def in_background(function, *args):
     return result
 
 
+def model_reader(source: str) -> Callable[[Sequence[Sequence[str]]], np.ndarray]:
+    """``token lists -> (n,) log-odds`` of the two-class TextCNN at ``source`` (a model folder or Hub repo
+    id, loaded and checked as any other; its second label is the positive one), read through the lookup
+    table, for --span-model; Refused if it cannot be read. The spans' labels plus a trained model's
+    reading read short texts and negations better than either alone (docs/short-texts.md, finding 32)."""
+    try:
+        loaded = load_model(source)
+    except ModelLoadError as error:
+        raise Refused(f"error: --span-model: {error}") from None
+    if len(loaded.model.config.labels) != 2:
+        raise Refused(f"error: --span-model: {source} has {len(loaded.model.config.labels)} labels; the spans' labels "
+                      "read a two-class (negative, positive) model")
+    table, max_tokens = LookupTextCNN(loaded.model), loaded.model.config.max_tokens
+
+    def read(token_lists: Sequence[Sequence[str]]):
+        ids = [np.asarray(loaded.vocab.encode(list(tokens[:max_tokens])), dtype=np.int64) for tokens in token_lists]
+        logits = table.logits_of(ids).numpy().astype(np.float64)  # (n, 2)
+        return logits[:, 1] - logits[:, 0]
+    return read
+
+
 def prepare(settings: RunSettings) -> Prepared:
     """Load and tokenise IMDb, carve validation from train, build the vocabulary, give the
     unlabelled reviews the teacher's soft labels and make the initial word vectors."""
     raw = load_checked(settings)
+    reader = model_reader(settings.span_model) if settings.span_model else None  # refused now, not after tokenising
     # a few hundred reviews tokenise faster here than worker processes can start and load spaCy
     num_proc = 1 if settings.dry_run else settings.num_proc
     tokenized = {split: tokenize_dataset(ds, num_proc) for split, ds in raw.items()}
@@ -370,7 +403,7 @@ def prepare(settings: RunSettings) -> Prepared:
                             settings.seed, view, vader_weight=vader_weight, vader_centre=vader_centre,
                             vader_subject_negation=subject_negation, negated_share=settings.negated_spans,
                             negation_flip=settings.negation_flip or 0.0,
-                            reader=model_reader(settings.span_model) if settings.span_model else None,
+                            reader=reader,
                             reader_weight=settings.span_model_weight or 0.0,
                             reader_spans=settings.span_model_spans or "unmarked")
         unlabelled = concatenate(unlabelled, extra)

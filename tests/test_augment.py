@@ -320,14 +320,3 @@ def test_span_model_reader_moves_each_span_by_its_weighted_log_odds():
             assert shift == pytest.approx((-0.5 if marked else 1.0) if joins else 0.0, abs=1e-4)
         assert np.allclose(read.targets.sum(axis=1), 1)
 
-
-def test_model_reader_gives_the_models_own_log_odds(tiny_model_dir):
-    import math
-
-    from textcnn.pipeline import SentimentPipeline
-
-    pipeline = SentimentPipeline.from_pretrained(tiny_model_dir)
-    texts = ["a great film .", "dull and boring !", "great"]
-    expected = [math.log(p.probabilities["pos"] / p.probabilities["neg"]) for p in pipeline.predict(texts)]
-    read = augment.model_reader(str(tiny_model_dir))([pipeline.tokenizer(t) for t in texts])
-    assert read.tolist() == pytest.approx(expected, abs=1e-4)

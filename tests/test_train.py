@@ -518,6 +518,25 @@ def test_span_model_joins_the_spans_labels_and_the_report(tiny_imdb, tiny_model_
     assert metrics["examples"]["unlabelled"] == 7 + 30
 
 
+def test_model_reader_gives_the_models_own_log_odds(tiny_model_dir):
+    import math
+
+    from textcnn.pipeline import SentimentPipeline
+
+    pipeline = SentimentPipeline.from_pretrained(tiny_model_dir)
+    texts = ["a great film .", "dull and boring !", "great"]
+    expected = [math.log(p.probabilities["pos"] / p.probabilities["neg"]) for p in pipeline.predict(texts)]
+    read = train.model_reader(str(tiny_model_dir))([pipeline.tokenizer(t) for t in texts])
+    assert read.tolist() == pytest.approx(expected, abs=1e-4)
+
+
+def test_a_span_model_that_cannot_be_read_is_refused_before_tokenising(tiny_imdb, tmp_path, monkeypatch):
+    monkeypatch.setattr(train, "tokenize_dataset", lambda *args: pytest.fail("tokenised before the refusal"))
+    with pytest.raises(train.Refused, match="--span-model: "):
+        train.main(["--dataset", str(tiny_imdb), "--dry-run", "--output-dir", str(tmp_path / "model"), "--no-progress",
+                    "--glove", "none", "--spans", "30", "--span-model", str(tmp_path / "absent"), "--num-proc", "1"])
+
+
 @pytest.mark.parametrize(("argv", "message"), [
     (["--span-model", "DIR"], "--span-model labels the sentences of --spans"),
     (["--span-model", "DIR", "--spans", "10", "--no-distill"], "--span-model labels the sentences of --spans"),

@@ -384,27 +384,9 @@ def vader_reading(tokens: Sequence[str], subject_negation: bool = False) -> str:
     return _SUBJECT_NEGATOR.sub(lambda m: "not anybody" if m.group(1) == "nobody" else "not anyone", text)
 
 
-def model_reader(source: str):
-    """``tokens lists -> (n,) log-odds`` of the two-class TextCNN at ``source`` (a model folder or Hub repo
-    id, loaded and checked as any other; its second label is the positive one), read through the lookup
-    table: a trained model reads short texts, negations included, better beside the labels than either
-    alone (docs/short-texts.md, finding 32)."""
-    import numpy as np
-
-    from textcnn.hub import load_model
-    from textcnn.lookup import LookupTextCNN
-
-    loaded = load_model(source)
-    if len(loaded.model.config.labels) != 2:
-        raise ValueError(f"{source}: a model with two labels (negative, positive) can label the spans, this one has "
-                         f"{len(loaded.model.config.labels)}")
-    table, max_tokens = LookupTextCNN(loaded.model), loaded.model.config.max_tokens
-
-    def read(token_lists: Sequence[Sequence[str]]):
-        ids = [np.asarray(loaded.vocab.encode(list(tokens[:max_tokens])), dtype=np.int64) for tokens in token_lists]
-        logits = table.logits_of(ids).numpy().astype(np.float64)  # (n, 2)
-        return logits[:, 1] - logits[:, 0]
-    return read
+# which spans a reader's log-odds join (short_texts, train.py --span-model-spans): those whose negation or
+# contrast scope the teacher does not mark, those it marks, or all of them
+READER_SPANS = ("unmarked", "marked", "all")
 
 
 def log_odds(probabilities):
@@ -459,12 +441,14 @@ def short_texts(documents: Sequence[Sequence[str]], spans: int, synthetic: int, 
     log-odds; with ``negation_flip``, that many times :func:`negated_log_odds` leaves them; with
     ``reader`` (token lists to log-odds, as :func:`model_reader` gives), ``reader_weight`` times its
     log-odds join those of the spans whose negation or contrast scope ``teacher_view`` does not mark
-    (``reader_spans`` "unmarked"), of those whose scope it marks ("marked") or of all ("all")), followed by ``synthetic`` templated sentences with their
-    labels as one-hot targets."""
+    (``reader_spans`` "unmarked"), of those whose scope it marks ("marked") or of all ("all")),
+    followed by ``synthetic`` templated sentences with their labels as one-hot targets."""
     import numpy as np
 
     from textcnn.data import EncodedSplit, concatenate, encode
 
+    if reader_spans not in READER_SPANS:
+        raise ValueError(f"reader_spans is one of {', '.join(READER_SPANS)}, got {reader_spans!r}")
     out = EncodedSplit([], np.zeros(0, dtype=np.int64), np.zeros((0, 2), dtype=np.float32))
     if spans:
         cut = sample_spans(documents, spans, seed=seed, negated_share=negated_share)

@@ -18,12 +18,10 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from textcnn.augment import READER_SPANS
 from textcnn.data import IMDB_HUB_ID
 
 DATA, RUNTIME = "data", "runtime"
-# which spans --span-model labels: those whose negation or contrast scope the teacher does not mark, those
-# it marks, or all of them
-SPAN_MODEL_SPANS = ("unmarked", "marked", "all")
 
 
 def _data(default: Any) -> Any:
@@ -165,8 +163,8 @@ class RunSettings:
             raise SettingsError(f"--span-model-weight weighs a model's log-odds: 0 or more, got {self.span_model_weight}")
         if self.span_model_weight is not None and not self.span_model:
             raise SettingsError("--span-model-weight weighs the model of --span-model: use it with --span-model")
-        if self.span_model_spans is not None and self.span_model_spans not in SPAN_MODEL_SPANS:
-            raise SettingsError(f"--span-model-spans is one of {', '.join(SPAN_MODEL_SPANS)}, got {self.span_model_spans!r}")
+        if self.span_model_spans is not None and self.span_model_spans not in READER_SPANS:
+            raise SettingsError(f"--span-model-spans is one of {', '.join(READER_SPANS)}, got {self.span_model_spans!r}")
         if self.span_model_spans and not self.span_model:
             raise SettingsError("--span-model-spans chooses the spans --span-model labels: use it with --span-model")
         if self.span_model and not (self.spans and self.distill):
