@@ -418,15 +418,20 @@ def negated_log_odds(teacher, views: Sequence[Sequence[str]]):
     return log_odds(teacher.predict_proba(inside, prior=False))
 
 
-def with_vader(probabilities, compound, weight: float, centre: float = 0.0):
-    """(n, 2) class probabilities whose log-odds gain ``weight`` times each text's VADER compound score
-    (``compound``, from :func:`vader_compound`) less ``centre`` times its mean over the texts (1: all of
-    the mean, 0: none).
+def vader_shift(compound, weight: float, centre: float = 0.0):
+    """(n,) what VADER adds to each text's log-odds: ``weight`` times its compound score (``compound``,
+    from :func:`vader_compound`) less ``centre`` times their mean over the texts (1: all of the mean, 0:
+    none).
 
     Centring keeps VADER's rules and drops its lean: on IMDb's review sentences about 47% score above 0
     and 31% below, while the teacher's labels are balanced, and a lean in the labels teaches the CNN to
     read a sentence with little evidence as positive."""
-    return from_log_odds(log_odds(probabilities) + weight * (compound - centre * compound.mean()))
+    return weight * (compound - centre * compound.mean())
+
+
+def with_vader(probabilities, compound, weight: float, centre: float = 0.0):
+    """(n, 2) class probabilities whose log-odds gain :func:`vader_shift`."""
+    return from_log_odds(log_odds(probabilities) + vader_shift(compound, weight, centre))
 
 
 def short_texts(documents: Sequence[Sequence[str]], spans: int, synthetic: int, teacher, vocab, max_tokens: int,
@@ -439,7 +444,7 @@ def short_texts(documents: Sequence[Sequence[str]], spans: int, synthetic: int, 
     what the teacher reads; with ``vader_weight``, that many times VADER's compound score of
     :func:`vader_reading`, less ``vader_centre`` times its mean over the spans, joins the teacher's
     log-odds; with ``negation_flip``, that many times :func:`negated_log_odds` leaves them; with
-    ``reader`` (token lists to log-odds, as :func:`model_reader` gives), ``reader_weight`` times its
+    ``reader`` (token lists to log-odds, as train.py's ``model_reader`` gives), ``reader_weight`` times its
     log-odds join those of the spans whose negation or contrast scope ``teacher_view`` does not mark
     (``reader_spans`` "unmarked"), of those whose scope it marks ("marked") or of all ("all")),
     followed by ``synthetic`` templated sentences with their labels as one-hot targets."""
@@ -453,20 +458,19 @@ def short_texts(documents: Sequence[Sequence[str]], spans: int, synthetic: int, 
     if spans:
         cut = sample_spans(documents, spans, seed=seed, negated_share=negated_share)
         views = [teacher_view(s) for s in cut]
-        targets = teacher.predict_proba(views, prior=False)
+        # the labels' terms add up in log-odds, made probabilities once at the end
+        scores = log_odds(teacher.predict_proba(views, prior=False))  # (S,)
         if negation_flip:
-            targets = from_log_odds(log_odds(targets) - negation_flip * negated_log_odds(teacher, views))
+            scores -= negation_flip * negated_log_odds(teacher, views)
         if vader_weight:
             compound = vader_compound([vader_reading(s, vader_subject_negation) for s in cut])
-            targets = with_vader(targets, compound, vader_weight, centre=vader_centre)
+            scores += vader_shift(compound, vader_weight, vader_centre)
         if reader is not None and reader_weight:
-            marked = [list(view) != list(span) for span, view in zip(cut, views)]
-            read = [i for i, m in enumerate(marked) if reader_spans == "all" or m == (reader_spans == "marked")]
-            shifted = log_odds(targets)
+            read = [i for i, (span, view) in enumerate(zip(cut, views))
+                    if reader_spans == "all" or (view != span) == (reader_spans == "marked")]  # a scope marked or not
             if read:
-                shifted[read] += reader_weight * reader([cut[i] for i in read])
-            targets = from_log_odds(shifted)
-        out = concatenate(out, encode(cut, None, vocab, max_tokens, targets=targets))
+                scores[read] += reader_weight * reader([cut[i] for i in read])
+        out = concatenate(out, encode(cut, None, vocab, max_tokens, targets=from_log_odds(scores)))
     if synthetic:
         from textcnn.tokenizer import Tokenizer
 
