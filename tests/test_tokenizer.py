@@ -3,7 +3,7 @@ import random
 import pytest
 import spacy
 
-from textcnn.tokenizer import MAX_CHUNK_CHARS, Tokenizer, clean, replace_surrogates, spacy_reference_tokens
+from textcnn.tokenizer import MAX_CHUNK_CHARS, Tokenizer, clean, replace_surrogates, spacy_reference_tokens, spelled
 
 
 @pytest.fixture(scope="module")
@@ -25,6 +25,24 @@ def test_html_breaks_never_become_tokens(tokenizer, variant):
     assert tokenizer(f"good{variant}bad") == ["good", "bad"]
 
 
+@pytest.mark.parametrize(("typed", "as_reviews_spell_it"), [
+    ("I don’t like it", "I don't like it"),  # typographic apostrophe (phones, word processors)
+    ("It wasnʼt bad", "It wasn't bad"),  # modifier letter apostrophe
+    ("I dont like it", "I don't like it"),  # no apostrophe
+    ("Cant say enough, wont go back, didnt care", "Can't say enough, won't go back, didn't care"),
+    ("ISNT IT?", "isn't it?"),
+    ("It’s ‘great’", "It's 'great'"),
+])
+def test_contractions_read_as_reviews_spell_them(tokenizer, typed, as_reviews_spell_it):
+    assert tokenizer(typed) == tokenizer(as_reviews_spell_it)
+
+
+def test_contractions_typed_without_an_apostrophe_hand_checked(tokenizer):
+    assert tokenizer("I didnt hate it.") == ["i", "did", "n't", "hate", "it", "."]
+    assert tokenizer("We wont be back") == ["we", "wo", "n't", "be", "back"]
+    assert tokenizer("Internet, intent, nth") == ["internet", ",", "intent", ",", "nth"]  # "nt" inside words stays
+
+
 def test_lowercases_for_uncased_glove():
     assert clean("Hello WORLD") == "hello world"
 
@@ -38,6 +56,7 @@ def test_lowercases_for_uncased_glove():
         "Café naïve résumé — ünïcödé",
         "line one\nline two\ttabbed   spaced",
         "e-mail me at someone@example.com or visit http://example.com/page?x=1",
+        "I dont know, it wasn’t bad ;-) but didnt/couldnt care",
     ],
 )
 def test_chunked_tokenizer_matches_plain_spacy(tokenizer, text):
@@ -114,8 +133,9 @@ def test_text_without_surrogates_is_left_alone():
 
 # --- parity: the chunk cache and the fast paths give exactly spaCy's tokens ---------------------------
 def spacy_chunk_tokens(tokenizer: Tokenizer, text: str) -> list[str]:
-    """spaCy itself on each whitespace-separated chunk of the cleaned text (what the fast paths replace)."""
-    return [token.text for chunk in clean(text).split() for token in tokenizer._spacy(chunk)]
+    """spaCy itself on each whitespace-separated chunk of the cleaned text (what the fast paths replace),
+    spelled as the tokenizer spells contractions."""
+    return list(spelled(token.text for chunk in clean(text).split() for token in tokenizer._spacy(chunk)))
 
 
 # fragments that exercise spaCy's prefixes, suffixes, infixes, special cases, URLs and emoticons
@@ -138,7 +158,7 @@ def test_fast_paths_match_spacy_on_adversarial_chunks():
     reference = spacy.blank("en").tokenizer
     mismatches = []
     for chunk in adversarial_chunks(5_000):
-        expected = [token.text for token in reference(chunk) if not token.is_space]
+        expected = list(spelled(token.text for token in reference(clean(chunk)) if not token.is_space))
         if tokenizer(chunk) != expected:
             mismatches.append((chunk, tokenizer(chunk), expected))
     assert mismatches == []

@@ -173,7 +173,9 @@ widths = config["filter_widths"]
 
 def predict(text: str) -> dict[str, float]:
     text = re.sub(r"<\\s*br\\s*/?\\s*>", " ", text, flags=re.IGNORECASE).lower()  # HTML line breaks out
-    words = [t.text for t in tokenizer(text) if not t.is_space][: config["max_tokens"]]
+    text = re.sub("[\\u2018\\u2019\\u02bc]", "'", text)  # typographic apostrophes ("don’t") as plain ones
+    spelled = {"nt": "n't"}  # "dont" is split as "do", "nt": read as "n't"
+    words = [spelled.get(t.text, t.text) for t in tokenizer(text) if not t.is_space][: config["max_tokens"]]
     ids = [token_ids.get(word, 1) for word in words]
     ids += [0] * (max(widths) - len(ids))  # pad short texts: every filter needs one full window
     x = weights["embedding.weight"][torch.tensor(ids)].T[None]  # (1, embedding_dim, length)

@@ -3,6 +3,11 @@
 ``spacy.blank("en")`` needs no model download. IMDb reviews carry HTML line breaks (``<br />``),
 which are replaced by spaces before tokenising so they never become tokens.
 
+Two things people type are read as the reviews mostly spell them, so that a negation stays one:
+typographic apostrophes (phones and word processors write "don’t") become plain ones, and the token
+"nt", which spaCy splits off a contraction typed without an apostrophe ("dont", "didnt", "cant" as
+"do", "nt"), becomes "n't".
+
 spaCy is imported when a :class:`Tokenizer` is made, not with this module: :func:`clean` serves
 code that does not tokenise (the TF-IDF baseline, the CLI's empty-line check) without it.
 """
@@ -32,6 +37,15 @@ MAX_SPACY_VOCAB = 100_000
 # and one punctuation mark after ("(great", "film!"); spaCy's affix rules split those exactly
 # there unless a special case applies, so they skip even the affix rules below
 _SIMPLE_CHUNK = re.compile(r"""([("]?)([a-z]+|[0-9]+)([,!?;:)"]?|\.)""")
+# right and left single quotation marks and the modifier letter apostrophe, all typed as apostrophes
+_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'"})
+# tokens spaCy splits off contractions typed without an apostrophe, as reviews mostly write them
+_UNAPOSTROPHED = {"nt": "n't"}
+
+
+def spelled(tokens: Iterable[str]) -> tuple[str, ...]:
+    """``tokens`` with those of a contraction typed without an apostrophe spelled as reviews mostly spell them."""
+    return tuple(_UNAPOSTROPHED.get(token, token) for token in tokens)
 
 
 def replace_surrogates(text: str) -> str:
@@ -40,8 +54,10 @@ def replace_surrogates(text: str) -> str:
 
 
 def clean(text: str) -> str:
-    """Lowercase ``text``, replace HTML line breaks by spaces and lone surrogates by U+FFFD."""
-    return replace_surrogates(_HTML_BREAK.sub(" ", text).lower())
+    """Lowercase ``text``, replace HTML line breaks by spaces, typographic apostrophes by plain ones
+    and lone surrogates by U+FFFD."""
+    text = _HTML_BREAK.sub(" ", text).lower()
+    return text if text.isascii() else replace_surrogates(text.translate(_APOSTROPHES))
 
 
 class Tokenizer:
@@ -187,6 +203,7 @@ class Tokenizer:
             if tokens is None:
                 split = self._affixes(piece)
                 tokens = tuple(split) if not self._may_merge(split) else self._spacy_tokens(piece)
+            tokens = spelled(tokens)
             self._cache[piece] = tokens
         return tokens
 
@@ -238,8 +255,9 @@ class Tokenizer:
 
 
 def spacy_reference_tokens(text: str, nlp: spacy.language.Language | None = None) -> list[str]:
-    """Plain spaCy over the whole cleaned text, without the chunk cache (the reference for tests)."""
+    """Plain spaCy over the whole cleaned text, without the chunk cache, its "nt" spelled "n't" as
+    :class:`Tokenizer` spells it (the reference for tests)."""
     import spacy
 
     nlp = nlp or spacy.blank("en")
-    return [token.text for token in nlp.tokenizer(clean(text)) if not token.is_space]
+    return list(spelled(token.text for token in nlp.tokenizer(clean(text)) if not token.is_space))
