@@ -6,7 +6,7 @@
     python benchmarks/behavior.py --quick             # a small slice in seconds (what CI runs)
     python benchmarks/behavior.py --teachers          # also the labellers a distilled model could learn from
 
-Two measurements, each for the model and for the TF-IDF 1-2 gram logistic regression of
+These measurements, each for the model and for the TF-IDF 1-2 gram logistic regression of
 benchmarks/accuracy.py (C picked on train.py's validation split, refitted on all of IMDb train):
 
 - the pass rate per capability of ``benchmarks/behavior_suite.py`` (CheckList-style vocabulary,
@@ -16,7 +16,10 @@ benchmarks/accuracy.py (C picked on train.py's validation split, refitted on all
   (``../shared/data/sentences/yelp_amazon.parquet``; with --quick and no such file, a synthetic
   stand-in), also on the negative and the positive ones apart, and on those that hold a negator
   ("not", "n't", "never", "no", ...: the ``textcnn.augment.NEGATORS`` of the teacher's negation
-  scope) apart from the rest.
+  scope) apart from the rest, and on all of them again without their closing punctuation, as
+  people often type a sentence into a box;
+- the suite's negation cases that hold "n't", typed with a typographic apostrophe ("n’t", as phones
+  write it) and with none ("nt").
 
 Models are scored end to end (raw text into SentimentPipeline.predict). Nothing is chosen here on
 IMDb test.
@@ -33,8 +36,10 @@ can give.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
+import string
 import sys
 from pathlib import Path
 
@@ -85,16 +90,37 @@ def pass_rates(cases: list[Case], predict) -> dict[str, dict]:
     return out
 
 
+CONTRACTION_SPELLINGS = ("n't", "n\u2019t", "nt")  # as reviews spell it, as phones type it, as hasty typists do
+
+
+def typed_negations(cases: list[Case], predict) -> dict:
+    """The negation cases that hold "n't" ("I didn't enjoy this movie."), each typed in each of
+    :data:`CONTRACTION_SPELLINGS`: {"cases", "pass_rates": {spelling: rate}}."""
+    negations = [c for c in cases if c.capability.startswith("negation") and "n't" in c.text]
+    rates = {}
+    for spelling in CONTRACTION_SPELLINGS:
+        typed = [dataclasses.replace(c, capability=spelling, text=c.text.replace("n't", spelling)) for c in negations]
+        rates[spelling] = pass_rates(typed, predict)[spelling]["rate"] if typed else None
+    return {"cases": len(negations), "pass_rates": rates}
+
+
+def without_end_punctuation(text: str) -> str:
+    """``text`` without its closing punctuation and spaces, as many people type a sentence ("Great phone")."""
+    return text.rstrip(string.punctuation + string.whitespace) or text
+
+
 def source_accuracy(texts: list[str], labels: list[int], sources: list[str], predict,
-                    negated: list[bool] | None = None) -> dict[str, dict]:
+                    negated: list[bool] | None = None, unpunctuated: bool = False) -> dict[str, dict]:
     """Accuracy per source: {source: {"accuracy", "examples", "by_label"}}, ``by_label`` the accuracy on
     the negative (label 0) and the positive (label 1) sentences, which shows a lean to one side. With
     ``negated`` (whether each sentence holds a negator), also ``by_negator``: the accuracy on the
-    sentences with one and on those without, and how many have one."""
+    sentences with one and on those without, and how many have one. With ``unpunctuated``, also
+    ``unpunctuated``: the accuracy on the same sentences with their closing punctuation taken off."""
     predicted = predict(texts)
+    bare = predict([without_end_punctuation(t) for t in texts]) if unpunctuated else None
     out = {}
 
-    def accuracy(rows: list[int]) -> float | None:
+    def accuracy(rows: list[int], predicted: list[int] = predicted) -> float | None:
         return round(sum(predicted[i] == labels[i] for i in rows) / len(rows), 4) if rows else None
 
     for source in sorted(set(sources)):
@@ -107,6 +133,8 @@ def source_accuracy(texts: list[str], labels: list[int], sources: list[str], pre
             out[source]["by_negator"] = {"with": accuracy(with_negator),
                                          "without": accuracy([i for i in rows if not negated[i]]),
                                          "examples_with": len(with_negator)}
+        if bare is not None:
+            out[source]["unpunctuated"] = accuracy(rows, bare)
     return out
 
 
@@ -287,8 +315,10 @@ def main(argv: list[str] | None = None) -> dict:
     for name, predict in (("textcnn", model_labels), ("tfidf_logreg", baseline_labels)):
         with common.Stopwatch() as t:
             rates = pass_rates(cases, predict)
-            short = source_accuracy(texts, labels, sources, predict, negated)
-        results[name] = {"capabilities": rates, "short_sentences": short, "seconds": round(t.seconds, 2)}
+            short = source_accuracy(texts, labels, sources, predict, negated, unpunctuated=True)
+            typed = typed_negations(cases, predict)
+        results[name] = {"capabilities": rates, "typed_negations": typed, "short_sentences": short,
+                         "seconds": round(t.seconds, 2)}
     results["tfidf_logreg"]["fitted"] = fitted
     if args.teachers:
         for name, score in teacher_scorers(train_texts, train_labels, model_log_odds).items():
@@ -310,12 +340,18 @@ def main(argv: list[str] | None = None) -> dict:
         rows.append([capability, r["cases"], f"{r['passed']}/{r['cases']} ({r['rate']:.1%})",
                      f"{base_rates[capability]['rate']:.1%}", f">= {target:.0%}" if target else ""])
     print(common.markdown_table(["capability", "cases", "TextCNN", "TF-IDF", "target"], rows))
+    typed = {name: results[name]["typed_negations"] for name in ("textcnn", "tfidf_logreg")}
+    print(f"\nThe {typed['textcnn']['cases']} negation cases with \"n't\", typed as people type it:\n")
+    print(common.markdown_table(["spelling", "TextCNN", "TF-IDF"],
+                                [[f'"{spelling}"', *(percent(typed[name]["pass_rates"][spelling]) for name in typed)]
+                                 for spelling in CONTRACTION_SPELLINGS]))
     print(f"\n## Short sentences ({sentences_from})\n")
     print(common.markdown_table(
         ["source", "sentences", "TextCNN", "TextCNN on negative / positive ones",
-         "TextCNN on those with / without a negator", "TF-IDF", "target"],
+         "TextCNN on those with / without a negator", "TextCNN without closing punctuation", "TF-IDF", "target"],
         [[s, r["examples"], f"{r['accuracy']:.1%}", " / ".join(percent(x) for x in r["by_label"].values()),
           f"{percent(r['by_negator']['with'])} ({r['by_negator']['examples_with']}) / {percent(r['by_negator']['without'])}",
+          percent(r["unpunctuated"]),
           f"{results['tfidf_logreg']['short_sentences'][s]['accuracy']:.1%}", f">= {TARGETS['short_sentences']:.0%}"]
          for s, r in results["textcnn"]["short_sentences"].items()]))
     teachers = [name for name in results if name not in ("textcnn", "tfidf_logreg")]

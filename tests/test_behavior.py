@@ -8,7 +8,7 @@ from collections import Counter
 
 import pytest
 
-from benchmarks import behavior
+from benchmarks import behavior, behavior_suite
 from benchmarks.behavior_suite import NAMES, build_suite, capabilities, perturbations, typo
 from textcnn.facts import CAPABILITY_WORDS, model_facts
 
@@ -99,6 +99,38 @@ def test_source_accuracy_and_targets():
     rates = {"negation: positive verbs": {"rate": 0.9}, "contrast": {"rate": 0.84}, "intensifiers": {"rate": 0.1}}
     met = behavior.targets_met(rates, {"yelp": {"accuracy": 0.88}})
     assert met == {"negation: positive verbs": True, "contrast": False, "short sentences: yelp": True}
+
+
+@pytest.mark.parametrize(("text", "bare"), [
+    ("Great phone.", "Great phone"), ("Not bad at all!!! ", "Not bad at all"), ('He said "wow."', 'He said "wow'),
+    ("Great phone", "Great phone"), ("!!!", "!!!"),
+])
+def test_without_end_punctuation(text, bare):
+    assert behavior.without_end_punctuation(text) == bare
+
+
+def test_source_accuracy_reads_the_sentences_again_without_their_closing_punctuation():
+    def ends_with_a_stop(texts):  # a model that says positive only when a sentence closes with "."
+        return [int(t.endswith(".")) for t in texts]
+    accuracy = behavior.source_accuracy(["Good.", "Good!", "Bad.", "Fine."], [1, 1, 0, 1], ["yelp"] * 4,
+                                        ends_with_a_stop, unpunctuated=True)
+    assert accuracy["yelp"]["accuracy"] == 0.5 and accuracy["yelp"]["unpunctuated"] == 0.25
+
+
+def test_typed_negations_retype_only_the_contracted_negations():
+    suite = [behavior_suite.Case("negation: positive verbs", "I didn't enjoy it.", 0),
+             behavior_suite.Case("negation: negative verbs", "I didn't hate it.", 1),
+             behavior_suite.Case("negation: negative verbs", "I never hated it.", 1),
+             behavior_suite.Case("contrast", "It wasn't bad, but dull.", 0)]
+    seen = []
+
+    def reads_only_plain_apostrophes(texts):  # right on "n't", positive on anything else
+        seen.extend(texts)
+        return [0 if "enjoy" in t and "n't" in t else 1 for t in texts]
+    typed = behavior.typed_negations(suite, reads_only_plain_apostrophes)
+    assert typed == {"cases": 2, "pass_rates": {"n't": 1.0, "n\u2019t": 0.5, "nt": 0.5}}
+    assert "I didn\u2019t enjoy it." in seen and "I didnt hate it." in seen
+    assert not any("never" in t or "bad" in t for t in seen)
 
 
 def test_record_measurements_keeps_the_other_metrics_and_the_page_reads_them(tmp_path, tiny_model_dir):
