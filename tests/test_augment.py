@@ -320,3 +320,42 @@ def test_span_model_reader_moves_each_span_by_its_weighted_log_odds():
             assert shift == pytest.approx((-0.5 if marked else 1.0) if joins else 0.0, abs=1e-4)
         assert np.allclose(read.targets.sum(axis=1), 1)
 
+
+
+@pytest.mark.parametrize(("tokens", "expected"), [
+    (["it", "was", "great", "."], ["it", "was", "great"]),
+    (["it", "was", "great", "!!", '"'], ["it", "was", "great"]),
+    (["not", "bad", "at", "all", "..."], ["not", "bad", "at", "all"]),
+    (["great", "phone"], ["great", "phone"]),
+    (["it", "'s", "a", "10/10"], ["it", "'s", "a", "10/10"]),
+    (["!", "?"], ["!", "?"]),
+])
+def test_without_end_punctuation_drops_only_the_closing_punctuation(tokens, expected):
+    assert augment.without_end_punctuation(tokens) == expected
+
+
+@pytest.mark.parametrize("share", [0.0, 0.3, 1.0])
+def test_unpunctuated_takes_the_asked_share_deterministically(share):
+    texts = [["text", str(i), "."] for i in range(20)]
+    bare = augment.unpunctuated(texts, share, seed=1)
+    assert bare == augment.unpunctuated(texts, share, seed=1)
+    assert sum(t[-1] != "." for t in bare) == round(share * 20)
+    assert all(t == original or t == original[:-1] for t, original in zip(bare, texts))
+
+
+def test_short_texts_unpunctuated_keep_the_labels_of_the_whole_sentence():
+    import numpy as np
+
+    from textcnn.vocab import Vocab
+
+    documents = [["it", "was", "not", "boring", "."], ["it", "was", "good", "!"]] * 5
+    vocab = Vocab.build(documents, 100, 1)
+    plain = augment.short_texts(documents, spans=8, synthetic=6, teacher=WordScores(), vocab=vocab, max_tokens=50)
+    bare = augment.short_texts(documents, spans=8, synthetic=6, teacher=WordScores(), vocab=vocab, max_tokens=50,
+                               unpunctuated_share=0.5)
+    assert np.array_equal(bare.targets, plain.targets)
+    shortened = [len(b) == len(p) - 1 for b, p in zip(bare.ids, plain.ids)]
+    assert sum(shortened[:8]) == 4 and sum(shortened[8:]) == 3  # half the spans, half the templated sentences
+    assert all(len(b) == len(p) - (1 if s else 0) for b, p, s in zip(bare.ids, plain.ids, shortened))
+    for b, p in zip(bare.ids, plain.ids):
+        assert list(b) == list(p[: len(b)])  # the same sentence, only its end cut

@@ -341,6 +341,21 @@ def _is_punctuation(token: str) -> bool:
     return token[:1] in _PUNCTUATION and set(token) <= _PUNCTUATION
 
 
+def without_end_punctuation(tokens: Sequence[str]) -> list[str]:
+    """``tokens`` less the punctuation that closes them ("." "!!" '"' ...), as people often type a
+    sentence into a box; a text of punctuation alone stays as it is."""
+    end = len(tokens)
+    while end and _is_punctuation(tokens[end - 1]):
+        end -= 1
+    return list(tokens[:end]) if end else list(tokens)
+
+
+def unpunctuated(texts: Sequence[Sequence[str]], share: float, seed: int = 0) -> list[list[str]]:
+    """``texts`` with a random ``share`` of them (deterministic in ``seed``) :func:`without_end_punctuation`."""
+    chosen = set(random.Random(seed).sample(range(len(texts)), round(share * len(texts))))
+    return [without_end_punctuation(t) if i in chosen else list(t) for i, t in enumerate(texts)]
+
+
 def teacher_view(negation: bool, contrast: bool):
     """What the n-gram teacher reads of a token list: the tokens, with negated and conceded words marked
     as asked (negation first, so a negated word in a conceded clause carries both marks)."""
@@ -437,7 +452,7 @@ def with_vader(probabilities, compound, weight: float, centre: float = 0.0):
 def short_texts(documents: Sequence[Sequence[str]], spans: int, synthetic: int, teacher, vocab, max_tokens: int,
                 seed: int = 0, teacher_view=list, vader_weight: float = 0.0, vader_centre: float = 0.0,
                 vader_subject_negation: bool = False, negated_share: float | None = None, negation_flip: float = 0.0,
-                reader=None, reader_weight: float = 0.0, reader_spans: str = "unmarked"):
+                reader=None, reader_weight: float = 0.0, reader_spans: str = "unmarked", unpunctuated_share: float = 0.0):
     """An EncodedSplit of ``spans`` sentence spans of ``documents`` (``negated_share``: see
     :func:`sample_spans`), each towards the teacher's class probabilities for the span alone,
     without the teacher's intercept (a sentence has no prior) (``teacher_view`` maps a token list to
@@ -447,7 +462,9 @@ def short_texts(documents: Sequence[Sequence[str]], spans: int, synthetic: int, 
     ``reader`` (token lists to log-odds, as train.py's ``model_reader`` gives), ``reader_weight`` times its
     log-odds join those of the spans whose negation or contrast scope ``teacher_view`` does not mark
     (``reader_spans`` "unmarked"), of those whose scope it marks ("marked") or of all ("all")),
-    followed by ``synthetic`` templated sentences with their labels as one-hot targets."""
+    followed by ``synthetic`` templated sentences with their labels as one-hot targets. With
+    ``unpunctuated_share``, that share of the spans and of the templated sentences lose their closing
+    punctuation once labelled, so that a sentence typed without a full stop reads as one with it."""
     import numpy as np
 
     from textcnn.data import EncodedSplit, concatenate, encode
@@ -470,11 +487,15 @@ def short_texts(documents: Sequence[Sequence[str]], spans: int, synthetic: int, 
                     if reader_spans == "all" or (view != span) == (reader_spans == "marked")]  # a scope marked or not
             if read:
                 scores[read] += reader_weight * reader([cut[i] for i in read])
-        out = concatenate(out, encode(cut, None, vocab, max_tokens, targets=from_log_odds(scores)))
+        shown = unpunctuated(cut, unpunctuated_share, seed) if unpunctuated_share else cut
+        out = concatenate(out, encode(shown, None, vocab, max_tokens, targets=from_log_odds(scores)))
     if synthetic:
         from textcnn.tokenizer import Tokenizer
 
         texts, labels = synthetic_sentences(synthetic, seed=seed)
-        out = concatenate(out, encode(Tokenizer().batch(texts), None, vocab, max_tokens,
+        tokens = Tokenizer().batch(texts)
+        if unpunctuated_share:
+            tokens = unpunctuated(tokens, unpunctuated_share, seed)
+        out = concatenate(out, encode(tokens, None, vocab, max_tokens,
                                       targets=np.eye(2, dtype=np.float32)[labels]))
     return out
