@@ -359,3 +359,38 @@ def test_short_texts_unpunctuated_keep_the_labels_of_the_whole_sentence():
     assert all(len(b) == len(p) - (1 if s else 0) for b, p, s in zip(bare.ids, plain.ids, shortened))
     for b, p in zip(bare.ids, plain.ids):
         assert list(b) == list(p[: len(b)])  # the same sentence, only its end cut
+
+
+@pytest.mark.parametrize(("sentence", "expected"), [
+    ("i loved it , but the end dragged .", ["i loved it", "but the end dragged ."]),
+    ("the food : cold ; the staff - rude and slow .", ["rude and slow ."]),  # shorter than 3 tokens: left out
+    ("a film without a comma .", ["a film without a comma ."]),
+])
+def test_clauses_cut_after_commas_semicolons_colons_and_dashes(sentence, expected):
+    assert [" ".join(c) for c in augment.clauses(sentence.split())] == expected
+
+
+def test_cut_to_clauses_replaces_the_asked_share_by_one_of_their_clauses():
+    spans = [f"first part {i} , second part {i} .".split() for i in range(20)] + [["one", "clause", "only", "."]] * 4
+    cut = augment.cut_to_clauses(spans, 0.5, seed=2)
+    assert cut == augment.cut_to_clauses(spans, 0.5, seed=2)
+    assert len(cut) == len(spans) and cut[20:] == spans[20:]  # one clause: nothing to cut
+    for c, s in zip(cut, spans):
+        assert c == s or c in augment.clauses(s)
+    assert sum(c != s for c, s in zip(cut, spans)) >= 8  # about half of the 20 with two clauses
+    assert augment.cut_to_clauses(spans, 0.0) == spans
+
+
+def test_short_texts_label_a_clause_as_the_clause_alone():
+    import numpy as np
+
+    from textcnn.vocab import Vocab
+
+    documents = [["it", "was", "good", ",", "it", "was", "not", "boring", "."]] * 6
+    vocab = Vocab.build(documents, 100, 1)
+    split = augment.short_texts(documents, spans=6, synthetic=0, teacher=WordScores(), vocab=vocab, max_tokens=50,
+                                clause_share=1.0)
+    texts = [vocab.decode(ids) for ids in split.ids]
+    assert all(t in (["it", "was", "good"], ["it", "was", "not", "boring", "."]) for t in texts)
+    expected = [1.5 if "good" in t else -2.5 for t in texts]  # WordScores: "good" +1.5; "not" -0.5 and "boring" -2
+    assert np.allclose(augment.log_odds(split.targets), expected, atol=1e-4)

@@ -71,10 +71,10 @@ def test_spans_and_synthetic_sentences_join_the_soft_labelled_examples(tiny_imdb
     metrics = train.main(["--dataset", str(tiny_imdb), "--dry-run", "--output-dir", str(tmp_path / "model"),
                           "--no-progress", "--glove", "none", "--distill-reviews", "7", "--spans", "30",
                           "--synthetic", "12", "--negation-scope", "--contrast-scope", "--unpunctuated", "0.5",
-                          "--num-proc", "1"])
+                          "--clause-spans", "0.5", "--num-proc", "1"])
     teacher = metrics["teacher"]
     assert teacher["unlabelled_reviews"] == 7 and teacher["spans"] == 30 and teacher["synthetic"] == 12
-    assert teacher["unpunctuated"] == 0.5
+    assert teacher["unpunctuated"] == 0.5 and teacher["clause_spans"] == 0.5
     assert teacher["negation_scope"] is True and teacher["contrast_scope"] is True
     assert metrics["examples"]["unlabelled"] == 7 + 30 + 12
 
@@ -364,6 +364,19 @@ def test_negated_spans_out_of_place_are_refused(argv, message):
     with pytest.raises(SettingsError, match=message):
         train.parse_args(argv).resolved()
     assert train.parse_args(["--negated-spans", "0.5", "--spans", "10"]).resolved().negated_spans == 0.5
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--clause-spans", "0.5"], "--clause-spans cuts the sentences of --spans"),
+    (["--clause-spans", "0.5", "--spans", "10", "--no-distill"], "--clause-spans cuts the sentences of --spans"),
+    (["--clause-spans", "-0.1", "--spans", "10"], "--clause-spans takes a share of the spans from 0 to 1"),
+])
+def test_clause_spans_out_of_place_are_refused(argv, message):
+    from textcnn.settings import SettingsError
+
+    with pytest.raises(SettingsError, match=message):
+        train.parse_args(argv).resolved()
+    assert train.parse_args(["--clause-spans", "0.5", "--spans", "10"]).resolved().clause_spans == 0.5
 
 
 @pytest.mark.parametrize(("argv", "message"), [

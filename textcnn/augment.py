@@ -275,6 +275,36 @@ def sample_spans(documents: Sequence[Sequence[str]], count: int, seed: int = 0, 
     return spans
 
 
+CLAUSE_END = frozenset({",", ";", ":", "-", "--", "\u2013", "\u2014"})  # comma, semicolon, colon, dashes
+
+
+def clauses(tokens: Sequence[str], min_tokens: int = 3) -> list[list[str]]:
+    """The clauses of a sentence of at least ``min_tokens`` tokens: cut after each comma, semicolon,
+    colon or dash, the mark itself dropped ("I loved it , but the end dragged ." gives "I loved it" and
+    "but the end dragged .")."""
+    found, current = [], []
+    for token in tokens:
+        if token in CLAUSE_END:
+            found.append(current)
+            current = []
+        else:
+            current.append(token)
+    found.append(current)
+    return [clause for clause in found if len(clause) >= min_tokens]
+
+
+def cut_to_clauses(spans: Sequence[Sequence[str]], share: float, seed: int = 0) -> list[list[str]]:
+    """``spans`` with a random ``share`` of them (deterministic in ``seed``) replaced by one of their
+    :func:`clauses` (chosen at random) where they have two or more; the rest as they are."""
+    rng = random.Random(seed)
+    chosen = set(rng.sample(range(len(spans)), round(share * len(spans))))
+    out = []
+    for i, span in enumerate(spans):
+        parts = clauses(span) if i in chosen else []
+        out.append(rng.choice(parts) if len(parts) > 1 else list(span))
+    return out
+
+
 # --- negation scope ------------------------------------------------------------------------------
 
 NEGATORS = frozenset({"not", "n't", "no", "never", "nothing", "nobody", "none", "neither", "nor", "nowhere",
@@ -452,9 +482,11 @@ def with_vader(probabilities, compound, weight: float, centre: float = 0.0):
 def short_texts(documents: Sequence[Sequence[str]], spans: int, synthetic: int, teacher, vocab, max_tokens: int,
                 seed: int = 0, teacher_view=list, vader_weight: float = 0.0, vader_centre: float = 0.0,
                 vader_subject_negation: bool = False, negated_share: float | None = None, negation_flip: float = 0.0,
-                reader=None, reader_weight: float = 0.0, reader_spans: str = "unmarked", unpunctuated_share: float = 0.0):
+                reader=None, reader_weight: float = 0.0, reader_spans: str = "unmarked", unpunctuated_share: float = 0.0,
+                clause_share: float = 0.0):
     """An EncodedSplit of ``spans`` sentence spans of ``documents`` (``negated_share``: see
-    :func:`sample_spans`), each towards the teacher's class probabilities for the span alone,
+    :func:`sample_spans`; with ``clause_share``, that share of them cut down to one of their clauses
+    by :func:`cut_to_clauses`), each towards the teacher's class probabilities for the span alone,
     without the teacher's intercept (a sentence has no prior) (``teacher_view`` maps a token list to
     what the teacher reads; with ``vader_weight``, that many times VADER's compound score of
     :func:`vader_reading`, less ``vader_centre`` times its mean over the spans, joins the teacher's
@@ -474,6 +506,8 @@ def short_texts(documents: Sequence[Sequence[str]], spans: int, synthetic: int, 
     out = EncodedSplit([], np.zeros(0, dtype=np.int64), np.zeros((0, 2), dtype=np.float32))
     if spans:
         cut = sample_spans(documents, spans, seed=seed, negated_share=negated_share)
+        if clause_share:
+            cut = cut_to_clauses(cut, clause_share, seed)
         views = [teacher_view(s) for s in cut]
         # the labels' terms add up in log-odds, made probabilities once at the end
         scores = log_odds(teacher.predict_proba(views, prior=False))  # (S,)
