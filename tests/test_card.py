@@ -203,7 +203,7 @@ def test_the_standalone_snippet_gives_the_packages_probabilities(tiny_model_dir,
         "awful",  # shorter than the widest filter
         "it was boring , a dull mess and a waste",
         "The plot? Unheard-of twists, (brilliant) moments; I hated nothing.",  # punctuation, unknown words
-        "I didnt hate it. It wasn’t bad, just ‘fine’",  # contractions as people type them
+        "I didnt hate it.It wasn’t bad, just ‘fine’",  # contractions and sentences as people type them
         long_review,
     ]
     runs = {}

@@ -43,6 +43,20 @@ def test_contractions_typed_without_an_apostrophe_hand_checked(tokenizer):
     assert tokenizer("Internet, intent, nth") == ["internet", ",", "intent", ",", "nth"]  # "nt" inside words stays
 
 
+@pytest.mark.parametrize(("typed", "spaced"), [
+    ("Great product.Works well", "Great product. Works well"),
+    ("It broke!!I want a refund?Never again", "It broke!! I want a refund? Never again"),
+    ("Loved it.I'd watch it again", "Loved it. I'd watch it again"),
+])
+def test_a_sentence_mark_glued_to_the_next_word_is_read_as_if_spaced(tokenizer, typed, spaced):
+    assert tokenizer(typed) == tokenizer(spaced)
+
+
+@pytest.mark.parametrize("text", ["e.g.", "u.s.a.", "sh!t", "3.5/10", "a.m.", "movie...and"])
+def test_abbreviations_numbers_and_censored_words_stay_as_spacy_cuts_them(tokenizer, text):
+    assert tokenizer(text) == [token.text for token in spacy.blank("en").tokenizer(text)]
+
+
 def test_lowercases_for_uncased_glove():
     assert clean("Hello WORLD") == "hello world"
 

@@ -3,10 +3,12 @@
 ``spacy.blank("en")`` needs no model download. IMDb reviews carry HTML line breaks (``<br />``),
 which are replaced by spaces before tokenising so they never become tokens.
 
-Two things people type are read as the reviews mostly spell them, so that a negation stays one:
-typographic apostrophes (phones and word processors write "don’t") become plain ones, and the token
-"nt", which spaCy splits off a contraction typed without an apostrophe ("dont", "didnt", "cant" as
-"do", "nt"), becomes "n't".
+Three things people type are read as the reviews mostly spell them. Typographic apostrophes (phones
+and word processors write "don’t") become plain ones, and the token "nt", which spaCy splits off a
+contraction typed without an apostrophe ("dont", "didnt", "cant" as "do", "nt"), becomes "n't", so
+that a negation stays one. A full stop, "!" or "?" typed without the space after it, between two
+words ("great product.works well", "great!!i loved it"; one IMDb review in ten has one), gets that
+space: spaCy splits "..." there but not a single mark, and "product.works" would be one unknown word.
 
 spaCy is imported when a :class:`Tokenizer` is made, not with this module: :func:`clean` serves
 code that does not tokenise (the TF-IDF baseline, the CLI's empty-line check) without it.
@@ -38,7 +40,11 @@ MAX_SPACY_VOCAB = 100_000
 # there unless a special case applies, so they skip even the affix rules below
 _SIMPLE_CHUNK = re.compile(r"""([("]?)([a-z]+|[0-9]+)([,!?;:)"]?|\.)""")
 # right and left single quotation marks and the modifier letter apostrophe, all typed as apostrophes
-_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'"})
+_APOSTROPHES = re.compile("[\u2018\u2019\u02bc]")  # a regular expression: 10x faster than str.translate
+# sentence marks between a word of two letters or more and another or "i" ("film.the", "great!!!i";
+# not "e.g.", "u.s.", "sh!t")
+_GLUED_SENTENCES = re.compile(r"(?<=[a-z][a-z])([.!?]+)(?=[a-z][a-z]|i\b)")
+_GLUED_MARK = re.compile(r"[.!?](?=[a-z])")  # what it needs; searched first, as most texts have none (3x faster)
 # tokens spaCy splits off contractions typed without an apostrophe, as reviews mostly write them
 _UNAPOSTROPHED = {"nt": "n't"}
 
@@ -55,9 +61,11 @@ def replace_surrogates(text: str) -> str:
 
 def clean(text: str) -> str:
     """Lowercase ``text``, replace HTML line breaks by spaces, typographic apostrophes by plain ones
-    and lone surrogates by U+FFFD."""
+    and lone surrogates by U+FFFD, and put a space after a sentence mark glued to the next word."""
     text = _HTML_BREAK.sub(" ", text).lower()
-    return text if text.isascii() else replace_surrogates(text.translate(_APOSTROPHES))
+    if _GLUED_MARK.search(text):
+        text = _GLUED_SENTENCES.sub(r"\1 ", text)
+    return text if text.isascii() else replace_surrogates(_APOSTROPHES.sub("'", text))
 
 
 class Tokenizer:
