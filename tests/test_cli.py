@@ -202,7 +202,8 @@ def test_line_endings_and_separators(loaded_pipeline, tmp_path, monkeypatch, cap
         outputs[name] = out
     assert len(set(outputs.values())) == 1
     tokens_read = [json.loads(record)["num_tokens"] for record in outputs["lf"].splitlines()]
-    assert tokens_read == [3, 3, 2, 4]  # the byte order mark did not glue itself to "a"
+    # the byte order mark did not glue itself to "a"; each line ends with the full stop it was typed without
+    assert tokens_read == [4, 4, 3, 5]
 
 
 def test_records_keep_input_order_across_chunks_and_batches(loaded_pipeline, tmp_path, monkeypatch, capsys):
@@ -365,7 +366,7 @@ def test_a_long_line_gets_a_warning_and_says_truncated(loaded_pipeline, tmp_path
     status, out, err = run_in_process([str(path)], capsys)
     short, long, blank = [json.loads(record) for record in out.splitlines()]
     assert short["truncated"] is False and long["truncated"] is True
-    assert long["num_tokens"] == len((b"great " * 100)[:64].split())
+    assert long["num_tokens"] == len((b"great " * 100)[:64].split()) + 1  # and the full stop it lacks
     assert blank == {"error": "line 3 holds no text in its first 64 bytes: nothing to classify"}
     assert status == 1
     assert err.splitlines() == [

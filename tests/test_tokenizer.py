@@ -22,7 +22,7 @@ def test_imdb_text_reference_case():
 
 @pytest.mark.parametrize("variant", ["<br />", "<br/>", "<br>", "<BR />", "< br / >"])
 def test_html_breaks_never_become_tokens(tokenizer, variant):
-    assert tokenizer(f"good{variant}bad") == ["good", "bad"]
+    assert tokenizer(f"good{variant}bad.") == ["good", "bad", "."]
 
 
 @pytest.mark.parametrize(("typed", "as_reviews_spell_it"), [
@@ -39,8 +39,8 @@ def test_contractions_read_as_reviews_spell_them(tokenizer, typed, as_reviews_sp
 
 def test_contractions_typed_without_an_apostrophe_hand_checked(tokenizer):
     assert tokenizer("I didnt hate it.") == ["i", "did", "n't", "hate", "it", "."]
-    assert tokenizer("We wont be back") == ["we", "wo", "n't", "be", "back"]
-    assert tokenizer("Internet, intent, nth") == ["internet", ",", "intent", ",", "nth"]  # "nt" inside words stays
+    assert tokenizer("We wont be back!") == ["we", "wo", "n't", "be", "back", "!"]
+    assert tokenizer("Internet, intent, nth.") == ["internet", ",", "intent", ",", "nth", "."]  # "nt" in words stays
 
 
 @pytest.mark.parametrize(("typed", "spaced"), [
@@ -54,11 +54,24 @@ def test_a_sentence_mark_glued_to_the_next_word_is_read_as_if_spaced(tokenizer, 
 
 @pytest.mark.parametrize("text", ["e.g.", "u.s.a.", "sh!t", "3.5/10", "a.m.", "movie...and"])
 def test_abbreviations_numbers_and_censored_words_stay_as_spacy_cuts_them(tokenizer, text):
-    assert tokenizer(text) == [token.text for token in spacy.blank("en").tokenizer(text)]
+    closed = f"{text} !"  # a sentence mark at the end: nothing is added there
+    assert tokenizer(closed) == [token.text for token in spacy.blank("en").tokenizer(closed)]
 
 
 def test_lowercases_for_uncased_glove():
-    assert clean("Hello WORLD") == "hello world"
+    assert clean("Hello WORLD!") == "hello world!"
+
+
+@pytest.mark.parametrize(("text", "closed"), [
+    ("not bad at all", "not bad at all ."),
+    ("great phone  \n", "great phone ."),
+    ("(10/10)", "(10/10) ."),
+    ("Great.", "great."), ("wow!!!", "wow!!!"), ("really?", "really?"), ("ok...", "ok..."),
+    ('he said "great."', 'he said "great."'), ("(it was great!)", "(it was great!)"),  # closing quotes, brackets
+    ("", ""), ("   ", "   "), ("<br />", " "),
+])
+def test_a_text_without_a_sentence_mark_at_its_end_gets_a_full_stop(text, closed):
+    assert clean(text) == closed
 
 
 @pytest.mark.parametrize(
@@ -101,7 +114,7 @@ def test_fast_path_skips_spacy_for_plain_words():
 
 def test_cache_is_bounded_and_results_stay_the_same():
     tokenizer = Tokenizer(max_cache=3)
-    text = "one two three four five six one two"
+    text = "one two three four five six one two ."
     assert tokenizer(text) == text.split()
     assert len(tokenizer._cache) <= 3
     assert tokenizer(text) == text.split()
@@ -120,8 +133,8 @@ def test_huge_chunks_are_tokenised_in_bounded_pieces(monkeypatch):
     split = tokenizer._affixes
     monkeypatch.setattr(tokenizer, "_affixes", lambda piece, **kwargs: seen.append(piece) or split(piece, **kwargs))
     tokens = tokenizer("(" * 100_000)
-    assert "".join(tokens) == "(" * 100_000
-    assert seen == ["(" * MAX_CHUNK_CHARS]
+    assert "".join(tokens) == "(" * 100_000 + "."  # and the full stop it was typed without
+    assert seen == ["(" * MAX_CHUNK_CHARS, "."]
 
 
 def test_max_tokens_stops_early_but_signals_truncation():
@@ -131,9 +144,9 @@ def test_max_tokens_stops_early_but_signals_truncation():
 
 # --- surrogates: any str a client can send is tokenised --------------------------------------------
 @pytest.mark.parametrize("text, replaced", [
-    ("bad \ud800 film", "bad \ufffd film"),
-    ("A\udfffB", "a\ufffdb"),
-    ("\ud83d\ude00 fine", "\ufffd\ufffd fine"),  # a pair left as two code points is no character either
+    ("bad \ud800 film.", "bad \ufffd film."),
+    ("A\udfffB!", "a\ufffdb!"),
+    ("\ud83d\ude00 fine?", "\ufffd\ufffd fine?"),  # a pair left as two code points is no character either
 ])
 def test_lone_surrogates_become_replacement_characters(tokenizer, text, replaced):
     assert clean(text) == replaced

@@ -175,6 +175,8 @@ def predict(text: str) -> dict[str, float]:
     text = re.sub(r"<\\s*br\\s*/?\\s*>", " ", text, flags=re.IGNORECASE).lower()  # HTML line breaks out
     text = re.sub("[\\u2018\\u2019\\u02bc]", "'", text)  # typographic apostrophes ("don’t") as plain ones
     text = re.sub(r"(?<=[a-z][a-z])([.!?]+)(?=[a-z][a-z]|i\\b)", r"\\1 ", text)  # "great.works" as "great. works"
+    if text.strip() and not text.rstrip().rstrip("\\"')]").endswith((".", "!", "?")):
+        text = text.rstrip() + " ."  # a text typed without a full stop gets one, as in training
     spelled = {"nt": "n't"}  # "dont" is split as "do", "nt": read as "n't"
     words = [spelled.get(t.text, t.text) for t in tokenizer(text) if not t.is_space][: config["max_tokens"]]
     ids = [token_ids.get(word, 1) for word in words]

@@ -3,12 +3,14 @@
 ``spacy.blank("en")`` needs no model download. IMDb reviews carry HTML line breaks (``<br />``),
 which are replaced by spaces before tokenising so they never become tokens.
 
-Three things people type are read as the reviews mostly spell them. Typographic apostrophes (phones
+What people type is read as the reviews mostly spell it. Typographic apostrophes (phones
 and word processors write "don’t") become plain ones, and the token "nt", which spaCy splits off a
 contraction typed without an apostrophe ("dont", "didnt", "cant" as "do", "nt"), becomes "n't", so
 that a negation stays one. A full stop, "!" or "?" typed without the space after it, between two
 words ("great product.works well", "great!!i loved it"; one IMDb review in ten has one), gets that
 space: spaCy splits "..." there but not a single mark, and "product.works" would be one unknown word.
+A text that does not end with a sentence mark ("not bad at all") gets a full stop, as every
+sentence the model learns from has one.
 
 spaCy is imported when a :class:`Tokenizer` is made, not with this module: :func:`clean` serves
 code that does not tokenise (the TF-IDF baseline, the CLI's empty-line check) without it.
@@ -45,6 +47,10 @@ _APOSTROPHES = re.compile("[\u2018\u2019\u02bc]")  # a regular expression: 10x f
 # not "e.g.", "u.s.", "sh!t")
 _GLUED_SENTENCES = re.compile(r"(?<=[a-z][a-z])([.!?]+)(?=[a-z][a-z]|i\b)")
 _GLUED_MARK = re.compile(r"[.!?](?=[a-z])")  # what it needs; searched first, as most texts have none (3x faster)
+# every sentence the model learns from ends with one of these, so a text typed without one ("great
+# phone") gets a full stop: without it, the last words are read as they never were in training
+_SENTENCE_MARKS = (".", "!", "?")
+_CLOSING = "\"')]"
 # tokens spaCy splits off contractions typed without an apostrophe, as reviews mostly write them
 _UNAPOSTROPHED = {"nt": "n't"}
 
@@ -61,11 +67,15 @@ def replace_surrogates(text: str) -> str:
 
 def clean(text: str) -> str:
     """Lowercase ``text``, replace HTML line breaks by spaces, typographic apostrophes by plain ones
-    and lone surrogates by U+FFFD, and put a space after a sentence mark glued to the next word."""
+    and lone surrogates by U+FFFD, put a space after a sentence mark glued to the next word, and end
+    a text that does not end with ".", "!" or "?" (closing quotes and brackets aside) with " ."."""
     text = _HTML_BREAK.sub(" ", text).lower()
     if _GLUED_MARK.search(text):
         text = _GLUED_SENTENCES.sub(r"\1 ", text)
-    return text if text.isascii() else replace_surrogates(_APOSTROPHES.sub("'", text))
+    if not text.isascii():
+        text = replace_surrogates(_APOSTROPHES.sub("'", text))
+    end = text.rstrip()
+    return end + " ." if end and not end.rstrip(_CLOSING).endswith(_SENTENCE_MARKS) else text
 
 
 class Tokenizer:
