@@ -166,14 +166,6 @@ def parse_args(argv: list[str] | None = None) -> RunSettings:
     p.add_argument("--span-model-spans", choices=READER_SPANS, default=d.span_model_spans,
                    help="with --span-model: the spans whose labels it joins: those whose negation or contrast scope "
                         "the teacher does not mark, those it marks, or all (default: unmarked)")
-    p.add_argument("--clause-spans", type=float, metavar="S", default=d.clause_spans,
-                   help="with --spans: cut this share of the spans down to one of their clauses (split after commas, "
-                        "semicolons, colons and dashes), labelled as the clause alone, so the model also learns "
-                        "from fragments as short as people type (default: none)")
-    p.add_argument("--unpunctuated", type=float, metavar="S", default=d.unpunctuated,
-                   help="with --spans or --synthetic: this share of those sentences lose their closing punctuation "
-                        "(after they are labelled), since people often type a sentence without a full stop "
-                        "(default: none)")
     p.add_argument("--self-distill", type=float, metavar="B", default=d.self_distill,
                    help="with --spans: after each epoch, the spans' labels become their labeller's log-odds plus B "
                         "times the CNN's own, so later epochs learn from the labeller and the CNN together; spans "
@@ -413,16 +405,13 @@ def prepare(settings: RunSettings) -> Prepared:
                             negation_flip=settings.negation_flip or 0.0,
                             reader=reader,
                             reader_weight=settings.span_model_weight or 0.0,
-                            reader_spans=settings.span_model_spans or "unmarked",
-                            unpunctuated_share=settings.unpunctuated or 0.0,
-                            clause_share=settings.clause_spans or 0.0)
+                            reader_spans=settings.span_model_spans or "unmarked")
         unlabelled = concatenate(unlabelled, extra)
         teacher_report.update(spans=len(extra) - synthetic, synthetic=synthetic, vader_weight=vader_weight,
                               vader_centre=vader_centre, vader_subject_negation=subject_negation,
                               negated_spans=settings.negated_spans, negation_flip=settings.negation_flip,
                               span_model=settings.span_model, span_model_weight=settings.span_model_weight,
-                              span_model_spans=settings.span_model_spans, unpunctuated=settings.unpunctuated,
-                              clause_spans=settings.clause_spans)
+                              span_model_spans=settings.span_model_spans)
         log.info("short texts: %d review sentences with the teacher's labels, %d templated sentences",
                  len(extra) - synthetic, synthetic)
 

@@ -70,11 +70,9 @@ def test_distill_reviews_caps_the_unlabelled_reviews(tiny_imdb, tmp_path):
 def test_spans_and_synthetic_sentences_join_the_soft_labelled_examples(tiny_imdb, tmp_path):
     metrics = train.main(["--dataset", str(tiny_imdb), "--dry-run", "--output-dir", str(tmp_path / "model"),
                           "--no-progress", "--glove", "none", "--distill-reviews", "7", "--spans", "30",
-                          "--synthetic", "12", "--negation-scope", "--contrast-scope", "--unpunctuated", "0.5",
-                          "--clause-spans", "0.5", "--num-proc", "1"])
+                          "--synthetic", "12", "--negation-scope", "--contrast-scope", "--num-proc", "1"])
     teacher = metrics["teacher"]
     assert teacher["unlabelled_reviews"] == 7 and teacher["spans"] == 30 and teacher["synthetic"] == 12
-    assert teacher["unpunctuated"] == 0.5 and teacher["clause_spans"] == 0.5
     assert teacher["negation_scope"] is True and teacher["contrast_scope"] is True
     assert metrics["examples"]["unlabelled"] == 7 + 30 + 12
 
@@ -364,32 +362,6 @@ def test_negated_spans_out_of_place_are_refused(argv, message):
     with pytest.raises(SettingsError, match=message):
         train.parse_args(argv).resolved()
     assert train.parse_args(["--negated-spans", "0.5", "--spans", "10"]).resolved().negated_spans == 0.5
-
-
-@pytest.mark.parametrize(("argv", "message"), [
-    (["--clause-spans", "0.5"], "--clause-spans cuts the sentences of --spans"),
-    (["--clause-spans", "0.5", "--spans", "10", "--no-distill"], "--clause-spans cuts the sentences of --spans"),
-    (["--clause-spans", "-0.1", "--spans", "10"], "--clause-spans takes a share of the spans from 0 to 1"),
-])
-def test_clause_spans_out_of_place_are_refused(argv, message):
-    from textcnn.settings import SettingsError
-
-    with pytest.raises(SettingsError, match=message):
-        train.parse_args(argv).resolved()
-    assert train.parse_args(["--clause-spans", "0.5", "--spans", "10"]).resolved().clause_spans == 0.5
-
-
-@pytest.mark.parametrize(("argv", "message"), [
-    (["--unpunctuated", "0.3"], "--unpunctuated changes the sentences of --spans and --synthetic"),
-    (["--unpunctuated", "0.3", "--spans", "10", "--no-distill"], "--unpunctuated changes the sentences"),
-    (["--unpunctuated", "1.5", "--spans", "10"], "--unpunctuated takes a share of the short texts from 0 to 1"),
-])
-def test_unpunctuated_out_of_place_is_refused(argv, message):
-    from textcnn.settings import SettingsError
-
-    with pytest.raises(SettingsError, match=message):
-        train.parse_args(argv).resolved()
-    assert train.parse_args(["--unpunctuated", "0.3", "--synthetic", "10"]).resolved().unpunctuated == 0.3
 
 
 @pytest.mark.parametrize("share", ["-0.5", "1.5"])

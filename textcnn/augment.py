@@ -275,36 +275,6 @@ def sample_spans(documents: Sequence[Sequence[str]], count: int, seed: int = 0, 
     return spans
 
 
-CLAUSE_END = frozenset({",", ";", ":", "-", "--", "\u2013", "\u2014"})  # comma, semicolon, colon, dashes
-
-
-def clauses(tokens: Sequence[str], min_tokens: int = 3) -> list[list[str]]:
-    """The clauses of a sentence of at least ``min_tokens`` tokens: cut after each comma, semicolon,
-    colon or dash, the mark itself dropped ("I loved it , but the end dragged ." gives "I loved it" and
-    "but the end dragged .")."""
-    found, current = [], []
-    for token in tokens:
-        if token in CLAUSE_END:
-            found.append(current)
-            current = []
-        else:
-            current.append(token)
-    found.append(current)
-    return [clause for clause in found if len(clause) >= min_tokens]
-
-
-def cut_to_clauses(spans: Sequence[Sequence[str]], share: float, seed: int = 0) -> list[list[str]]:
-    """``spans`` with a random ``share`` of them (deterministic in ``seed``) replaced by one of their
-    :func:`clauses` (chosen at random) where they have two or more; the rest as they are."""
-    rng = random.Random(seed)
-    chosen = set(rng.sample(range(len(spans)), round(share * len(spans))))
-    out = []
-    for i, span in enumerate(spans):
-        parts = clauses(span) if i in chosen else []
-        out.append(rng.choice(parts) if len(parts) > 1 else list(span))
-    return out
-
-
 # --- negation scope ------------------------------------------------------------------------------
 
 NEGATORS = frozenset({"not", "n't", "no", "never", "nothing", "nobody", "none", "neither", "nor", "nowhere",
@@ -369,21 +339,6 @@ _PUNCTUATION = frozenset(string.punctuation)
 
 def _is_punctuation(token: str) -> bool:
     return token[:1] in _PUNCTUATION and set(token) <= _PUNCTUATION
-
-
-def without_end_punctuation(tokens: Sequence[str]) -> list[str]:
-    """``tokens`` less the punctuation that closes them ("." "!!" '"' ...), as people often type a
-    sentence into a box; a text of punctuation alone stays as it is."""
-    end = len(tokens)
-    while end and _is_punctuation(tokens[end - 1]):
-        end -= 1
-    return list(tokens[:end]) if end else list(tokens)
-
-
-def unpunctuated(texts: Sequence[Sequence[str]], share: float, seed: int = 0) -> list[list[str]]:
-    """``texts`` with a random ``share`` of them (deterministic in ``seed``) :func:`without_end_punctuation`."""
-    chosen = set(random.Random(seed).sample(range(len(texts)), round(share * len(texts))))
-    return [without_end_punctuation(t) if i in chosen else list(t) for i, t in enumerate(texts)]
 
 
 def teacher_view(negation: bool, contrast: bool):
@@ -482,11 +437,9 @@ def with_vader(probabilities, compound, weight: float, centre: float = 0.0):
 def short_texts(documents: Sequence[Sequence[str]], spans: int, synthetic: int, teacher, vocab, max_tokens: int,
                 seed: int = 0, teacher_view=list, vader_weight: float = 0.0, vader_centre: float = 0.0,
                 vader_subject_negation: bool = False, negated_share: float | None = None, negation_flip: float = 0.0,
-                reader=None, reader_weight: float = 0.0, reader_spans: str = "unmarked", unpunctuated_share: float = 0.0,
-                clause_share: float = 0.0):
+                reader=None, reader_weight: float = 0.0, reader_spans: str = "unmarked"):
     """An EncodedSplit of ``spans`` sentence spans of ``documents`` (``negated_share``: see
-    :func:`sample_spans`; with ``clause_share``, that share of them cut down to one of their clauses
-    by :func:`cut_to_clauses`), each towards the teacher's class probabilities for the span alone,
+    :func:`sample_spans`), each towards the teacher's class probabilities for the span alone,
     without the teacher's intercept (a sentence has no prior) (``teacher_view`` maps a token list to
     what the teacher reads; with ``vader_weight``, that many times VADER's compound score of
     :func:`vader_reading`, less ``vader_centre`` times its mean over the spans, joins the teacher's
@@ -494,9 +447,7 @@ def short_texts(documents: Sequence[Sequence[str]], spans: int, synthetic: int, 
     ``reader`` (token lists to log-odds, as train.py's ``model_reader`` gives), ``reader_weight`` times its
     log-odds join those of the spans whose negation or contrast scope ``teacher_view`` does not mark
     (``reader_spans`` "unmarked"), of those whose scope it marks ("marked") or of all ("all")),
-    followed by ``synthetic`` templated sentences with their labels as one-hot targets. With
-    ``unpunctuated_share``, that share of the spans and of the templated sentences lose their closing
-    punctuation once labelled, so that a sentence typed without a full stop reads as one with it."""
+    followed by ``synthetic`` templated sentences with their labels as one-hot targets."""
     import numpy as np
 
     from textcnn.data import EncodedSplit, concatenate, encode
@@ -506,8 +457,6 @@ def short_texts(documents: Sequence[Sequence[str]], spans: int, synthetic: int, 
     out = EncodedSplit([], np.zeros(0, dtype=np.int64), np.zeros((0, 2), dtype=np.float32))
     if spans:
         cut = sample_spans(documents, spans, seed=seed, negated_share=negated_share)
-        if clause_share:
-            cut = cut_to_clauses(cut, clause_share, seed)
         views = [teacher_view(s) for s in cut]
         # the labels' terms add up in log-odds, made probabilities once at the end
         scores = log_odds(teacher.predict_proba(views, prior=False))  # (S,)
@@ -521,15 +470,11 @@ def short_texts(documents: Sequence[Sequence[str]], spans: int, synthetic: int, 
                     if reader_spans == "all" or (view != span) == (reader_spans == "marked")]  # a scope marked or not
             if read:
                 scores[read] += reader_weight * reader([cut[i] for i in read])
-        shown = unpunctuated(cut, unpunctuated_share, seed) if unpunctuated_share else cut
-        out = concatenate(out, encode(shown, None, vocab, max_tokens, targets=from_log_odds(scores)))
+        out = concatenate(out, encode(cut, None, vocab, max_tokens, targets=from_log_odds(scores)))
     if synthetic:
         from textcnn.tokenizer import Tokenizer
 
         texts, labels = synthetic_sentences(synthetic, seed=seed)
-        tokens = Tokenizer().batch(texts)
-        if unpunctuated_share:
-            tokens = unpunctuated(tokens, unpunctuated_share, seed)
-        out = concatenate(out, encode(tokens, None, vocab, max_tokens,
+        out = concatenate(out, encode(Tokenizer().batch(texts), None, vocab, max_tokens,
                                       targets=np.eye(2, dtype=np.float32)[labels]))
     return out

@@ -67,8 +67,6 @@ class RunSettings:
     span_model: str | None = _data(None)  # a trained model (folder or Hub repo id) whose log-odds join the spans' labels
     span_model_weight: float | None = _data(None)  # its weight there; None: 1 with span_model
     span_model_spans: str | None = _data(None)  # which spans it labels: "unmarked" (None), "marked" (a scope marked), "all"
-    clause_spans: float | None = _data(None)  # share of the spans cut down to one of their clauses; None: none
-    unpunctuated: float | None = _data(None)  # share of the short texts that lose their closing punctuation; None: none
     self_distill: float | None = None  # weight of the CNN's own log-odds in the spans' labels after each epoch; None: off
     self_distill_marked: bool | None = None  # also the spans with a negation or contrast scope marked
     short_repeats: int | None = None  # passes over the short texts (spans, templated sentences) per epoch; None: one
@@ -171,15 +169,6 @@ class RunSettings:
             raise SettingsError("--span-model-spans chooses the spans --span-model labels: use it with --span-model")
         if self.span_model and not (self.spans and self.distill):
             raise SettingsError("--span-model labels the sentences of --spans: use it with --spans (and --distill)")
-        if self.clause_spans is not None and not 0 <= self.clause_spans <= 1:
-            raise SettingsError(f"--clause-spans takes a share of the spans from 0 to 1, got {self.clause_spans}")
-        if self.clause_spans and not (self.spans and self.distill):
-            raise SettingsError("--clause-spans cuts the sentences of --spans: use it with --spans (and --distill)")
-        if self.unpunctuated is not None and not 0 <= self.unpunctuated <= 1:
-            raise SettingsError(f"--unpunctuated takes a share of the short texts from 0 to 1, got {self.unpunctuated}")
-        if self.unpunctuated and not ((self.spans or self.synthetic) and self.distill):
-            raise SettingsError("--unpunctuated changes the sentences of --spans and --synthetic: use it with one of "
-                                "them (and --distill)")
         if self.self_distill is not None and self.self_distill < 0:
             raise SettingsError(f"--self-distill weighs the CNN's own log-odds: 0 or more, got {self.self_distill}")
         if self.self_distill and not (self.spans and self.distill):
