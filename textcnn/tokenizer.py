@@ -7,7 +7,7 @@ What people type is read as the reviews mostly spell it. Typographic apostrophes
 and word processors write "don’t") become plain ones, and the token "nt", which spaCy splits off a
 contraction typed without an apostrophe ("dont", "didnt", "cant" as "do", "nt"), becomes "n't", so
 that a negation stays one. A full stop, "!" or "?" typed without the space after it, between two
-words ("great product.works well", "great!!i loved it"; one IMDb review in ten has one), gets that
+words ("great product.works well", "great!!i loved it"; common in IMDb reviews too), gets that
 space: spaCy splits "..." there but not a single mark, and "product.works" would be one unknown word.
 A text that does not end with a sentence mark ("not bad at all") gets a full stop, as every
 sentence the model learns from has one.
@@ -46,11 +46,11 @@ _APOSTROPHES = re.compile("[\u2018\u2019\u02bc]")  # a regular expression: 10x f
 # sentence marks between a word of two letters or more and another or "i" ("film.the", "great!!!i";
 # not "e.g.", "u.s.", "sh!t")
 _GLUED_SENTENCES = re.compile(r"(?<=[a-z][a-z])([.!?]+)(?=[a-z][a-z]|i\b)")
-_GLUED_MARK = re.compile(r"[.!?](?=[a-z])")  # what it needs; searched first, as most texts have none (3x faster)
+_GLUED_MARK = re.compile(r"[.!?](?=[a-z])")  # what it needs: looked for first, which is faster on reviews
 # every sentence the model learns from ends with one of these, so a text typed without one ("great
 # phone") gets a full stop: without it, the last words are read as they never were in training
 _SENTENCE_MARKS = (".", "!", "?")
-_CLOSING = "\"')]"
+_CLOSING = "\"')]"  # may follow the mark ('he said "great."')
 # tokens spaCy splits off contractions typed without an apostrophe, as reviews mostly write them
 _UNAPOSTROPHED = {"nt": "n't"}
 
