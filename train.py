@@ -39,6 +39,7 @@ from textcnn.data import (
     encode,
     load_imdb,
     stratified_split,
+    tokenization_fingerprint,
     tokenize_dataset,
 )
 from textcnn.expansion import NEIGHBOURS, expanded_rows, new_words, with_rows
@@ -430,7 +431,8 @@ def prepare(settings: RunSettings) -> Prepared:
 
 def read_or_prepare(settings: RunSettings) -> Prepared:
     """The prepared data: read from --prepared when it holds these data settings, else made (and kept there)."""
-    data_settings = settings.group(DATA)
+    # the tokenizer's code decides the tokens too: a folder that an older tokenizer prepared is not read
+    data_settings = {**settings.group(DATA), "tokenizer": tokenization_fingerprint(with_spacy=False)}
     if settings.prepared and is_prepared(settings.prepared):
         try:
             data = load_prepared(settings.prepared, data_settings)

@@ -173,6 +173,22 @@ def test_prepared_folder_refuses_other_data_settings(tiny_imdb, tmp_path, capsys
     train.main([*flags, "--num-filters", "5"])  # CNN settings may change: that is what the folder is for
 
 
+def test_prepared_folder_from_another_tokenizer_is_refused(tiny_imdb, tmp_path):
+    """The tokens depend on the tokenizer's code: a folder it prepared before a change is not read as if current."""
+    import json
+
+    flags = ["--dataset", str(tiny_imdb), "--dry-run", "--no-progress", "--glove", "none", "--no-distill",
+             "--num-proc", "1", "--prepared", str(tmp_path / "prepared"), "--output-dir", str(tmp_path / "model")]
+    train.main(flags)
+    meta_path = tmp_path / "prepared" / "prepared.json"
+    meta = json.loads(meta_path.read_text())
+    assert meta["settings"]["tokenizer"] == train.tokenization_fingerprint(with_spacy=False)
+    meta["settings"]["tokenizer"] = "an older tokenizer"
+    meta_path.write_text(json.dumps(meta))
+    with pytest.raises(SystemExit, match="other data settings.*tokenizer"):
+        train.main(flags)
+
+
 def help_blocks(text: str) -> dict[str, str]:
     """Each option's help text, by its first flag."""
     blocks, current = {}, None

@@ -164,13 +164,16 @@ def check_validation_size(labels: Sequence[int], fraction: float) -> None:
         )
 
 
-def tokenization_fingerprint() -> str:
+def tokenization_fingerprint(with_spacy: bool = True) -> str:
     """A hash of everything that decides the tokens: the tokenizer module's code (its cleaning
     rules, settings and fast path) and the function here that calls it, comments and layout aside,
-    and spaCy's version (its English rules ship with it)."""
-    import spacy
-
+    and spaCy's version (its English rules ship with it). ``with_spacy=False`` leaves spaCy's
+    version out, for machines without spaCy (one that trains from a prepared folder)."""
     import textcnn.tokenizer
+
+    if not with_spacy:
+        return _fingerprint(textcnn.tokenizer.__file__, "")
+    import spacy
 
     return _fingerprint(textcnn.tokenizer.__file__, spacy.__version__)
 
