@@ -62,8 +62,11 @@ from textcnn.plots import training_curves_png
 from textcnn.precision import native_bf16
 from textcnn.prepared import Prepared, SettingsMismatch, is_prepared, load_prepared, save_prepared
 from textcnn.settings import DATA, RunSettings, SettingsError
+from textcnn.snippets import CORPORA, SNIPPET_SCALE, Snippet, SnippetError, read_snippets
+from textcnn.snippets import targets as snippet_targets
 from textcnn.teacher import NgramTeacher
 from textcnn.training import Batches, EpochResult, evaluate_split, fit, split_logits
+from textcnn.tokenizer import Tokenizer
 from textcnn.vocab import Vocab
 from textcnn.word2vec import train_word2vec
 
@@ -167,6 +170,18 @@ def parse_args(argv: list[str] | None = None) -> RunSettings:
     p.add_argument("--span-model-spans", choices=READER_SPANS, default=d.span_model_spans,
                    help="with --span-model: the spans whose labels it joins: those whose negation or contrast scope "
                         "the teacher does not mark, those it marks, or all (default: unmarked)")
+    p.add_argument("--snippets", metavar="PATH", default=d.snippets,
+                   help="with --distill: also train on the short texts people rated for VADER's paper (Amazon review "
+                        "sentences, tweets, New York Times editorial sentences, movie review sentences; about 23,700), "
+                        "each towards sigmoid(scale x its mean score); PATH is the vaderSentiment source archive "
+                        "(pip download --no-deps --no-binary :all: vaderSentiment==3.3.2), the "
+                        "hutto_ICWSM_2014.tar.gz inside it, or a folder they were unpacked into (default: none)")
+    p.add_argument("--snippet-corpora", nargs="+", choices=list(CORPORA), metavar="CORPUS", default=d.snippet_corpora,
+                   help=f"with --snippets: the corpora to train on, of {', '.join(CORPORA)} (default: all)")
+    p.add_argument("--snippet-scale", type=float, metavar="S", default=d.snippet_scale,
+                   help=f"with --snippets: the scale of the mean score (-4 to 4) in the targets (default: {SNIPPET_SCALE})")
+    p.add_argument("--snippet-repeats", type=int, metavar="K", default=d.snippet_repeats,
+                   help="with --snippets: train on each snippet K times per epoch (default: 1)")
     p.add_argument("--self-distill", type=float, metavar="B", default=d.self_distill,
                    help="with --spans: after each epoch, the spans' labels become their labeller's log-odds plus B "
                         "times the CNN's own, so later epochs learn from the labeller and the CNN together; spans "
@@ -351,11 +366,33 @@ def model_reader(source: str) -> Callable[[Sequence[Sequence[str]]], np.ndarray]
     return read
 
 
+def chosen_snippets(settings: RunSettings) -> list[Snippet]:
+    """The people-rated short texts of --snippets (none without it); Refused if they cannot be read."""
+    if not settings.snippets:
+        return []
+    try:
+        snippets = read_snippets(settings.snippets, settings.snippet_corpora or CORPORA)
+    except SnippetError as error:
+        raise Refused(f"error: --snippets: {error}") from None
+    return snippets[:: max(1, len(snippets) // 200)] if settings.dry_run else snippets
+
+
+def encode_snippets(snippets: list[Snippet], settings: RunSettings, vocab: Vocab) -> EncodedSplit:
+    """``snippets`` encoded, each towards sigmoid(--snippet-scale x its mean score), --snippet-repeats times."""
+    scale = SNIPPET_SCALE if settings.snippet_scale is None else settings.snippet_scale
+    if not snippets:
+        return EncodedSplit([], np.zeros(0, dtype=np.int64), np.zeros((0, 2), dtype=np.float32))
+    encoded = encode(Tokenizer().batch([s.text for s in snippets]), None, vocab, settings.max_tokens,
+                     targets=snippet_targets(snippets, scale))
+    return encoded.subset(np.tile(np.arange(len(encoded)), settings.snippet_repeats or 1))
+
+
 def prepare(settings: RunSettings) -> Prepared:
     """Load and tokenise IMDb, carve validation from train, build the vocabulary, give the
     unlabelled reviews the teacher's soft labels and make the initial word vectors."""
     raw = load_checked(settings)
     reader = model_reader(settings.span_model) if settings.span_model else None  # refused now, not after tokenising
+    snippets = chosen_snippets(settings)
     # a few hundred reviews tokenise faster here than worker processes can start and load spaCy
     num_proc = 1 if settings.dry_run else settings.num_proc
     tokenized = {split: tokenize_dataset(ds, num_proc) for split, ds in raw.items()}
@@ -415,6 +452,11 @@ def prepare(settings: RunSettings) -> Prepared:
                               span_model_spans=settings.span_model_spans)
         log.info("short texts: %d review sentences with the teacher's labels, %d templated sentences",
                  len(extra) - synthetic, synthetic)
+        if snippets:
+            unlabelled = concatenate(unlabelled, encode_snippets(snippets, settings, vocab))
+            log.info("short texts: %d people-rated snippets (%s)", len(snippets),
+                     ", ".join(settings.snippet_corpora or CORPORA))
+        teacher_report["snippets"] = len(snippets)
 
     # the word vectors, made on the second thread meanwhile
     glove = word_vectors_job()
@@ -488,7 +530,8 @@ def make_batches(settings: RunSettings, config: TextCNNConfig, device: torch.dev
 
 def short_rows(data: Prepared) -> np.ndarray:
     """Where the short texts lie in the training split: after the labelled reviews and the teacher's
-    unlabelled ones, the review sentences of --spans, then the templated sentences of --synthetic."""
+    unlabelled ones, the review sentences of --spans, the templated sentences of --synthetic, then the
+    people-rated texts of --snippets."""
     start = len(data.labelled) + data.teacher["unlabelled_reviews"]
     return np.arange(start, len(data.labelled) + len(data.unlabelled))
 
@@ -509,8 +552,8 @@ def chosen_spans(data: Prepared, train_data: EncodedSplit, settings: RunSettings
 
 
 def repeated_rows(data: Prepared, train_data: EncodedSplit, settings: RunSettings) -> np.ndarray:
-    """The rows --short-repeats repeats: the templated sentences and the spans :func:`chosen_spans` gives
-    (with --short-repeats-marked, the marked ones too)."""
+    """The rows --short-repeats repeats: the templated sentences, the rated snippets and the spans
+    :func:`chosen_spans` gives (with --short-repeats-marked, the marked ones too)."""
     templates = short_rows(data)[data.teacher["spans"]:]
     return np.concatenate([chosen_spans(data, train_data, settings, bool(settings.short_repeats_marked)), templates])
 

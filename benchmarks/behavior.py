@@ -5,6 +5,7 @@
     python benchmarks/behavior.py --record            # also store the model's figures in its folder's metrics.json (the demo shows them)
     python benchmarks/behavior.py --quick             # a small slice in seconds (what CI runs)
     python benchmarks/behavior.py --teachers          # also the labellers a distilled model could learn from
+    python benchmarks/behavior.py --model runs/s --snippets downloads/vaderSentiment-3.3.2.tar.gz  # a model trained on them
 
 These measurements, each for the model and for the TF-IDF 1-2 gram logistic regression of
 benchmarks/accuracy.py (C picked on train.py's validation split, refitted on all of IMDb train):
@@ -17,7 +18,8 @@ benchmarks/accuracy.py (C picked on train.py's validation split, refitted on all
   stand-in), also on the negative and the positive ones apart, and on those that hold a negator
   ("not", "n't", "never", "no", ...: the ``textcnn.augment.NEGATORS`` of the teacher's negation
   scope) apart from the rest, and on all of them again without their closing punctuation, as
-  people often type a sentence into a box;
+  people often type a sentence into a box; with ``--snippets``, also on those that are not among
+  the people-rated texts a model trained on (``train.py --snippets``);
 - the suite's negation cases that hold "n't", typed with a typographic apostrophe ("n’t", as phones
   write it) and with none ("nt").
 
@@ -65,6 +67,9 @@ def parse_args(argv: list[str] | None):
                    help='write the model\'s figures into its folder\'s metrics.json, where the demo reads them: '
                         '"short_sentences" {"yelp", "amazon", "examples"} and "behavior" {"cases", "pass_rates": '
                         "{capability: rate}} (a local folder only; not with --quick)")
+    p.add_argument("--snippets", type=Path, default=None,
+                   help="the people-rated texts the model trained on (train.py --snippets): also score the short "
+                        "sentences that are not among them (compared lowercased, letters and digits only)")
     p.add_argument("--teachers", action="store_true",
                    help="also score the n-gram teacher (with and without negation scope) and, if installed, VADER")
     return p.parse_args(argv)
@@ -110,12 +115,15 @@ def without_end_punctuation(text: str) -> str:
 
 
 def source_accuracy(texts: list[str], labels: list[int], sources: list[str], predict,
-                    negated: list[bool] | None = None, unpunctuated: bool = False) -> dict[str, dict]:
+                    negated: list[bool] | None = None, unpunctuated: bool = False,
+                    unseen: list[bool] | None = None) -> dict[str, dict]:
     """Accuracy per source: {source: {"accuracy", "examples", "by_label"}}, ``by_label`` the accuracy on
     the negative (label 0) and the positive (label 1) sentences, which shows a lean to one side. With
     ``negated`` (whether each sentence holds a negator), also ``by_negator``: the accuracy on the
     sentences with one and on those without, and how many have one. With ``unpunctuated``, also
-    ``unpunctuated``: the accuracy on the same sentences with their closing punctuation taken off."""
+    ``unpunctuated``: the accuracy on the same sentences with their closing punctuation taken off. With
+    ``unseen`` (whether each sentence is absent from what the model trained on), also ``unseen``: the
+    accuracy on those and how many there are."""
     predicted = predict(texts)
     bare = predict([without_end_punctuation(t) for t in texts]) if unpunctuated else None
     out = {}
@@ -135,6 +143,9 @@ def source_accuracy(texts: list[str], labels: list[int], sources: list[str], pre
                                          "examples_with": len(with_negator)}
         if bare is not None:
             out[source]["unpunctuated"] = accuracy(rows, bare)
+        if unseen is not None:
+            new = [i for i in rows if unseen[i]]
+            out[source]["unseen"] = {"accuracy": accuracy(new), "examples": len(new)}
     return out
 
 
@@ -311,11 +322,20 @@ def main(argv: list[str] | None = None) -> dict:
     cases = build_suite()
     texts, labels, sources, sentences_from = load_sentences(args.sentences, args.quick, args.seed)
     negated = [holds_negator(tokens) for tokens in pipeline.tokenizer.batch(texts)]  # the model's own tokens
+    unseen = None
+    if args.snippets:
+        from textcnn.snippets import SnippetError, comparable, read_snippets
+
+        try:
+            trained = {comparable(s.text) for s in read_snippets(args.snippets)}
+        except SnippetError as error:
+            sys.exit(f"error: --snippets: {error}")
+        unseen = [comparable(t) not in trained for t in texts]
     results = {}
     for name, predict in (("textcnn", model_labels), ("tfidf_logreg", baseline_labels)):
         with common.Stopwatch() as t:
             rates = pass_rates(cases, predict)
-            short = source_accuracy(texts, labels, sources, predict, negated, unpunctuated=True)
+            short = source_accuracy(texts, labels, sources, predict, negated, unpunctuated=True, unseen=unseen)
             typed = typed_negations(cases, predict)
         results[name] = {"capabilities": rates, "typed_negations": typed, "short_sentences": short,
                          "seconds": round(t.seconds, 2)}
@@ -354,6 +374,10 @@ def main(argv: list[str] | None = None) -> dict:
           percent(r["unpunctuated"]),
           f"{results['tfidf_logreg']['short_sentences'][s]['accuracy']:.1%}", f">= {TARGETS['short_sentences']:.0%}"]
          for s, r in results["textcnn"]["short_sentences"].items()]))
+    if unseen is not None:
+        print(f"\nTextCNN on the sentences that are not among the rated texts of {args.snippets}: "
+              + "; ".join(f"{s} {percent(r['unseen']['accuracy'])} of {r['unseen']['examples']}"
+                          for s, r in results["textcnn"]["short_sentences"].items()))
     teachers = [name for name in results if name not in ("textcnn", "tfidf_logreg")]
     if teachers:
         print("\n## Labellers a student could learn from (pass rate; accuracy on the short sentences)\n")
@@ -374,6 +398,7 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"figures recorded in {record_measurements(folder, textcnn['short_sentences'], textcnn['capabilities'])}")
     record = {
         "config": {"model": args.model, "dataset": source, "sentences": sentences_from, "cases": len(cases),
+                   "snippets": str(args.snippets) if args.snippets else None,
                    "val_fraction": val_fraction, "split_seed": split_seed, "behavior_targets": TARGETS},
         "results": results,
         "behavior_target_met": met,

@@ -117,6 +117,29 @@ def test_source_accuracy_reads_the_sentences_again_without_their_closing_punctua
     assert accuracy["yelp"]["accuracy"] == 0.5 and accuracy["yelp"]["unpunctuated"] == 0.25
 
 
+def test_source_accuracy_scores_the_unseen_sentences_apart():
+    accuracy = behavior.source_accuracy(["a", "b", "c", "d"], [1, 0, 1, 1], ["yelp", "yelp", "amazon", "amazon"],
+                                        lambda texts: [1, 1, 1, 0], unseen=[True, False, False, False])
+    assert accuracy["yelp"]["unseen"] == {"accuracy": 1.0, "examples": 1}
+    assert accuracy["amazon"]["unseen"] == {"accuracy": None, "examples": 0}
+
+
+def test_snippets_leave_the_sentences_a_model_trained_on_out_of_the_unseen_score(tiny_model_dir, tiny_imdb, tmp_path):
+    import pandas as pd
+    from textcnn.snippets import CORPORA
+
+    for corpus, name in CORPORA.items():
+        (tmp_path / name).write_text("1\t2.5\tGREAT phone .\n" if corpus == "amazon" else "1\t0\tnews\n")
+    path = tmp_path / "sentences.parquet"
+    pd.DataFrame({"text": ["Great phone!", "Awful battery.", "Lovely food.", "Cold fries."], "label": [1, 0, 1, 0],
+                  "source": ["amazon", "amazon", "yelp", "yelp"]}).to_parquet(path)
+    record = behavior.main(["--quick", "--model", str(tiny_model_dir), "--dataset", str(tiny_imdb), "--sentences",
+                            str(path), "--snippets", str(tmp_path), "--output", str(tmp_path / "behavior.json")])
+    short = record["results"]["textcnn"]["short_sentences"]
+    assert short["amazon"]["unseen"]["examples"] == 1 and short["yelp"]["unseen"]["examples"] == 2
+    assert record["config"]["snippets"] == str(tmp_path)
+
+
 def test_typed_negations_retype_only_the_contracted_negations():
     suite = [behavior_suite.Case("negation: positive verbs", "I didn't enjoy it.", 0),
              behavior_suite.Case("negation: negative verbs", "I didn't hate it.", 1),

@@ -151,6 +151,19 @@ def test_card_describes_distillation_only_when_it_happened(metrics):
     assert "validation accuracy 91.68%" in card and "Distilling the Knowledge" in card
 
 
+def test_card_names_the_rated_snippets_only_when_the_model_trained_on_them(metrics):
+    metrics["teacher"] = {"kind": "NB-weighted logistic regression, binary word 1-3 grams", "val_accuracy": 0.9,
+                          "unlabelled_reviews": 50000, "snippets": 0}
+    assert "Rated short texts" not in str(model_card(CONFIG, metrics))
+    metrics["teacher"]["snippets"] = 23703
+    metrics["args"].update(snippets="vaderSentiment-3.3.2.tar.gz", snippet_corpora=["amazon", "tweets"])
+    card = str(model_card(CONFIG, metrics))
+    assert "the CNN also trained on 23,703 short texts that people rated for VADER" in card
+    assert "corpora used: amazon, tweets), each towards the sigmoid of its mean rating. Do not measure" in card
+    metrics["args"]["snippet_repeats"] = 3
+    assert "mean rating, 3 times per epoch. Do not measure this model on those texts." in str(model_card(CONFIG, metrics))
+
+
 def test_a_run_without_test_evaluation_has_no_results(metrics):
     metrics["test_accuracy"] = metrics["test_loss"] = None  # train.py --no-test
     card = ModelCard(str(model_card(CONFIG, metrics)))

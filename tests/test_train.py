@@ -581,3 +581,52 @@ def test_negation_flip_out_of_place_is_refused(argv, message):
     with pytest.raises(SettingsError, match=message):
         train.parse_args(argv).resolved()
     assert train.parse_args(["--negation-flip", "1", "--spans", "10", "--negation-scope"]).resolved().negation_flip == 1.0
+
+
+def test_snippets_join_the_soft_labelled_examples_with_their_raters_targets(tiny_imdb, tmp_path):
+    (tmp_path / "amazonReviewSnippets_GroundTruth.txt").write_text("1\t2.0\tgreat phone .\n2\t-2.0\tawful phone .\n")
+    (tmp_path / "tweets_GroundTruth.txt").write_text("1\t0\tjust landed .\n")
+    metrics = train.main(["--dataset", str(tiny_imdb), "--dry-run", "--output-dir", str(tmp_path / "model"),
+                          "--no-progress", "--glove", "none", "--distill-reviews", "7", "--spans", "30",
+                          "--snippets", str(tmp_path), "--snippet-corpora", "amazon", "tweets", "--num-proc", "1"])
+    assert metrics["teacher"]["snippets"] == 3
+    assert metrics["examples"]["unlabelled"] == 7 + 30 + 3
+    assert metrics["args"]["snippet_corpora"] == ["amazon", "tweets"]
+
+
+def test_snippets_are_encoded_towards_their_scores_after_the_other_short_texts(tmp_path):
+    from textcnn.snippets import Snippet
+    from textcnn.vocab import Vocab
+
+    vocab = Vocab(["<pad>", "<unk>", "great", "phone", "awful", "."])
+    snippets = [Snippet("amazon", 1.0, "Great phone"), Snippet("nyt", -0.5, "awful")]
+    settings = train.parse_args(["--snippets", str(tmp_path), "--snippet-scale", "2"]).resolved()
+    split = train.encode_snippets(snippets, settings, vocab)
+    assert [ids.tolist() for ids in split.ids] == [[2, 3, 5], [4, 5]]  # the tokenizer's closing full stop too
+    assert split.targets[:, 1] == pytest.approx([1 / (1 + np.exp(-2.0)), 1 / (1 + np.exp(1.0))])
+    settings = train.parse_args(["--snippets", str(tmp_path), "--snippet-scale", "2", "--snippet-repeats", "3"])
+    repeated = train.encode_snippets(snippets, settings.resolved(), vocab)
+    assert [ids.tolist() for ids in repeated.ids] == [[2, 3, 5], [4, 5]] * 3
+    assert repeated.targets.tolist() == np.tile(split.targets, (3, 1)).tolist()
+
+
+def test_snippets_that_cannot_be_read_are_refused_before_tokenising(tiny_imdb, tmp_path, monkeypatch):
+    monkeypatch.setattr(train, "tokenize_dataset", lambda *args: pytest.fail("tokenised before the refusal"))
+    with pytest.raises(train.Refused, match="--snippets: .* holds no amazonReviewSnippets_GroundTruth.txt"):
+        train.main(["--dataset", str(tiny_imdb), "--dry-run", "--output-dir", str(tmp_path / "model"), "--no-progress",
+                    "--glove", "none", "--snippets", str(tmp_path), "--num-proc", "1"])
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--snippet-scale", "2"], "--snippet-corpora, --snippet-scale and --snippet-repeats choose, label and repeat"),
+    (["--snippet-corpora", "amazon"], "--snippet-corpora, --snippet-scale and --snippet-repeats choose"),
+    (["--snippet-repeats", "2"], "--snippet-corpora, --snippet-scale and --snippet-repeats choose"),
+    (["--snippets", "DIR", "--snippet-repeats", "0"], "--snippet-repeats counts copies"),
+    (["--snippets", "DIR", "--no-distill"], "--snippets trains towards soft targets"),
+    (["--snippets", "DIR", "--snippet-scale", "0"], "--snippet-scale turns mean scores into probabilities"),
+])
+def test_snippet_options_out_of_place_are_refused(argv, message):
+    from textcnn.settings import SettingsError
+
+    with pytest.raises(SettingsError, match=message):
+        train.parse_args(argv).resolved()

@@ -19,6 +19,7 @@ from textcnn.data import IMDB_HUB_ID
 from textcnn.facts import model_facts
 from textcnn.model import TextCNN
 from textcnn.settings import RunSettings
+from textcnn.snippets import CORPORA
 
 CODE_URL = TextCNN._hub_mixin_info.repo_url  # the code's home, declared with the class
 DEFAULT_MODEL_NAME = "textcnn-imdb"
@@ -285,6 +286,15 @@ def _training(metrics: dict) -> str:
             f"(Wang & Manning 2012), fitted on the training reviews only (validation accuracy "
             f"{_percent(teacher.get('val_accuracy'))}). Only the CNN is published, so every prediction is "
             f"still explained exactly by its filters.\n"
+        )
+    if teacher and teacher.get("snippets"):
+        lines.append(
+            f"Rated short texts: the CNN also trained on {teacher['snippets']:,} short texts that people rated for "
+            f"VADER (Hutto & Gilbert 2014: sentences of Amazon product reviews, tweet-like texts, sentences of New "
+            f"York Times editorials and of movie reviews; corpora used: "
+            f"{', '.join(settings.snippet_corpora or CORPORA)}), each towards the sigmoid of its mean rating"
+            f"{f', {settings.snippet_repeats} times per epoch' if (settings.snippet_repeats or 1) > 1 else ''}. "
+            f"Do not measure this model on those texts.\n"
         )
     if metrics.get("command"):
         lines.append(f"Command:\n\n```bash\n{metrics['command']}\n```\n")

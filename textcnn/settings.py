@@ -20,6 +20,7 @@ from typing import Any
 
 from textcnn.augment import READER_SPANS
 from textcnn.data import IMDB_HUB_ID
+from textcnn.snippets import CORPORA
 
 DATA, RUNTIME = "data", "runtime"
 
@@ -67,6 +68,10 @@ class RunSettings:
     span_model: str | None = _data(None)  # a trained model (folder or Hub repo id) whose log-odds join the spans' labels
     span_model_weight: float | None = _data(None)  # its weight there; None: 1 with span_model
     span_model_spans: str | None = _data(None)  # which spans it labels: "unmarked" (None), "marked" (a scope marked), "all"
+    snippets: str | None = _data(None)  # VADER's people-rated short texts (textcnn/snippets.py): their archive or folder
+    snippet_corpora: list[str] | None = _data(None)  # which of them; None: all
+    snippet_scale: float | None = _data(None)  # their targets are sigmoid(scale * mean score); None: SNIPPET_SCALE
+    snippet_repeats: int | None = _data(None)  # copies of each snippet in the training split; None: one
     self_distill: float | None = None  # weight of the CNN's own log-odds in the spans' labels after each epoch; None: off
     self_distill_marked: bool | None = None  # also the spans with a negation or contrast scope marked
     short_repeats: int | None = None  # passes over the short texts (spans, templated sentences) per epoch; None: one
@@ -169,6 +174,18 @@ class RunSettings:
             raise SettingsError("--span-model-spans chooses the spans --span-model labels: use it with --span-model")
         if self.span_model and not (self.spans and self.distill):
             raise SettingsError("--span-model labels the sentences of --spans: use it with --spans (and --distill)")
+        if (self.snippet_corpora or self.snippet_scale is not None or self.snippet_repeats is not None) \
+                and not self.snippets:
+            raise SettingsError("--snippet-corpora, --snippet-scale and --snippet-repeats choose, label and repeat "
+                                "the texts of --snippets: use them with --snippets")
+        if self.snippet_repeats is not None and self.snippet_repeats < 1:
+            raise SettingsError(f"--snippet-repeats counts copies: 1 or more, got {self.snippet_repeats}")
+        if self.snippets and not self.distill:
+            raise SettingsError("--snippets trains towards soft targets, as the distilled texts do: use it with --distill")
+        if self.snippet_corpora and (unknown := set(self.snippet_corpora) - set(CORPORA)):
+            raise SettingsError(f"--snippet-corpora: unknown corpus {sorted(unknown)[0]!r}; choose from {', '.join(CORPORA)}")
+        if self.snippet_scale is not None and self.snippet_scale <= 0:
+            raise SettingsError(f"--snippet-scale turns mean scores into probabilities: above 0, got {self.snippet_scale}")
         if self.self_distill is not None and self.self_distill < 0:
             raise SettingsError(f"--self-distill weighs the CNN's own log-odds: 0 or more, got {self.self_distill}")
         if self.self_distill and not (self.spans and self.distill):
