@@ -456,7 +456,7 @@ def prepare(settings: RunSettings) -> Prepared:
             unlabelled = concatenate(unlabelled, encode_snippets(snippets, settings, vocab))
             log.info("short texts: %d people-rated snippets (%s)", len(snippets),
                      ", ".join(settings.snippet_corpora or CORPORA))
-        teacher_report["snippets"] = len(snippets)
+        teacher_report["snippets"] = len(snippets) * (settings.snippet_repeats or 1)  # rows, as for spans
 
     # the word vectors, made on the second thread meanwhile
     glove = word_vectors_job()

@@ -160,8 +160,10 @@ def test_card_names_the_rated_snippets_only_when_the_model_trained_on_them(metri
     card = str(model_card(CONFIG, metrics))
     assert "the CNN also trained on 23,703 short texts that people rated for VADER" in card
     assert "corpora used: amazon, tweets), each towards the sigmoid of its mean rating. Do not measure" in card
-    metrics["args"]["snippet_repeats"] = 3
-    assert "mean rating, 3 times per epoch. Do not measure this model on those texts." in str(model_card(CONFIG, metrics))
+    metrics["args"]["snippet_repeats"], metrics["teacher"]["snippets"] = 3, 3 * 23703  # rows: each text 3 times
+    card = str(model_card(CONFIG, metrics))
+    assert "the CNN also trained on 23,703 short texts" in card
+    assert "mean rating, 3 times per epoch. Do not measure this model on those texts." in card
 
 
 def test_a_run_without_test_evaluation_has_no_results(metrics):

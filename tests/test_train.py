@@ -588,9 +588,10 @@ def test_snippets_join_the_soft_labelled_examples_with_their_raters_targets(tiny
     (tmp_path / "tweets_GroundTruth.txt").write_text("1\t0\tjust landed .\n")
     metrics = train.main(["--dataset", str(tiny_imdb), "--dry-run", "--output-dir", str(tmp_path / "model"),
                           "--no-progress", "--glove", "none", "--distill-reviews", "7", "--spans", "30",
-                          "--snippets", str(tmp_path), "--snippet-corpora", "amazon", "tweets", "--num-proc", "1"])
-    assert metrics["teacher"]["snippets"] == 3
-    assert metrics["examples"]["unlabelled"] == 7 + 30 + 3
+                          "--snippets", str(tmp_path), "--snippet-corpora", "amazon", "tweets", "--snippet-repeats", "2",
+                          "--num-proc", "1"])
+    assert metrics["teacher"]["snippets"] == 2 * 3  # training rows: each of the three texts twice
+    assert metrics["examples"]["unlabelled"] == 7 + 30 + 2 * 3
     assert metrics["args"]["snippet_corpora"] == ["amazon", "tweets"]
 
 

@@ -288,13 +288,13 @@ def _training(metrics: dict) -> str:
             f"still explained exactly by its filters.\n"
         )
     if teacher and teacher.get("snippets"):
+        repeats = settings.snippet_repeats or 1
         lines.append(
-            f"Rated short texts: the CNN also trained on {teacher['snippets']:,} short texts that people rated for "
-            f"VADER (Hutto & Gilbert 2014: sentences of Amazon product reviews, tweet-like texts, sentences of New "
-            f"York Times editorials and of movie reviews; corpora used: "
+            f"Rated short texts: the CNN also trained on {teacher['snippets'] // repeats:,} short texts that people "
+            f"rated for VADER (Hutto & Gilbert 2014: sentences of Amazon product reviews, tweet-like texts, sentences "
+            f"of New York Times editorials and of movie reviews; corpora used: "
             f"{', '.join(settings.snippet_corpora or CORPORA)}), each towards the sigmoid of its mean rating"
-            f"{f', {settings.snippet_repeats} times per epoch' if (settings.snippet_repeats or 1) > 1 else ''}. "
-            f"Do not measure this model on those texts.\n"
+            f"{f', {repeats} times per epoch' if repeats > 1 else ''}. Do not measure this model on those texts.\n"
         )
     if metrics.get("command"):
         lines.append(f"Command:\n\n```bash\n{metrics['command']}\n```\n")
