@@ -53,7 +53,7 @@ CARD = "README.md"
 MODEL_FILES = [WEIGHTS, CONFIG, VOCAB, FILTER_NGRAMS, METRICS, CURVES, CARD]
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
 
-# What a config.json may ask for. Far above any model this project trains (57,135 x 50 embeddings,
+# What a config.json may ask for. Far above any model this project trains (57,125 x 50 embeddings,
 # 3 x 300 filters), low enough that a hostile config cannot make the loader allocate gigabytes.
 MAX_VOCAB_SIZE = 2_000_000
 MAX_EMBEDDING_DIM = 2_048

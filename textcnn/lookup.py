@@ -13,11 +13,11 @@ instead of 12 * E * F multiply-adds (50x fewer operations at E = 50), and the re
 convolution up to float32 rounding.
 
 The price is memory: vocabulary x sum(widths) x F float32 numbers, 823 MB for the bundled model's
-57,135 words and 300 filters of widths 3/4/5. Batch prediction pays it; the app, which explains one
+57,125 words and 300 filters of widths 3/4/5. Batch prediction pays it; the app, which explains one
 review at a time, keeps the convolutions. With ``int8`` each row is stored as 8-bit codes with its
 own scale and offset (FBGEMM's row-wise quantisation, made for embedding tables): a quarter of
 the memory (211 MB), lookups almost twice as fast since they are bound by memory traffic, and
-probabilities that move by up to about 0.004.
+probabilities that move by a few thousandths at most (docs/benchmarks.md).
 """
 
 from __future__ import annotations
