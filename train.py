@@ -380,8 +380,6 @@ def chosen_snippets(settings: RunSettings) -> list[Snippet]:
 def encode_snippets(snippets: list[Snippet], settings: RunSettings, vocab: Vocab) -> EncodedSplit:
     """``snippets`` encoded, each towards sigmoid(--snippet-scale x its mean score), --snippet-repeats times."""
     scale = SNIPPET_SCALE if settings.snippet_scale is None else settings.snippet_scale
-    if not snippets:
-        return EncodedSplit([], np.zeros(0, dtype=np.int64), np.zeros((0, 2), dtype=np.float32))
     encoded = encode(Tokenizer().batch([s.text for s in snippets]), None, vocab, settings.max_tokens,
                      targets=snippet_targets(snippets, scale))
     return encoded.subset(np.tile(np.arange(len(encoded)), settings.snippet_repeats or 1))
