@@ -62,7 +62,7 @@ from textcnn.plots import training_curves_png
 from textcnn.precision import native_bf16
 from textcnn.prepared import Prepared, SettingsMismatch, is_prepared, load_prepared, save_prepared
 from textcnn.settings import DATA, RunSettings, SettingsError
-from textcnn.snippets import CORPORA, SNIPPET_SCALE, Snippet, SnippetError, read_snippets
+from textcnn.snippets import CORPORA, SNIPPET_SCALE, Snippet, SnippetError, centred, read_snippets
 from textcnn.snippets import targets as snippet_targets
 from textcnn.teacher import NgramTeacher
 from textcnn.training import Batches, EpochResult, evaluate_split, fit, split_logits
@@ -180,6 +180,9 @@ def parse_args(argv: list[str] | None = None) -> RunSettings:
                    help=f"with --snippets: the corpora to train on, of {', '.join(CORPORA)} (default: all)")
     p.add_argument("--snippet-scale", type=float, metavar="S", default=d.snippet_scale,
                    help=f"with --snippets: the scale of the mean score (-4 to 4) in the targets (default: {SNIPPET_SCALE})")
+    p.add_argument("--snippet-centre", action="store_true", default=d.snippet_centre,
+                   help="with --snippets: take each corpus's mean score off its scores before the targets, so the "
+                        "rated texts teach no lean to a side (the tweets and the Amazon sentences lean positive)")
     p.add_argument("--snippet-repeats", type=int, metavar="K", default=d.snippet_repeats,
                    help="with --snippets: train on each snippet K times per epoch (default: 1)")
     p.add_argument("--self-distill", type=float, metavar="B", default=d.self_distill,
@@ -378,8 +381,11 @@ def chosen_snippets(settings: RunSettings) -> list[Snippet]:
 
 
 def encode_snippets(snippets: list[Snippet], settings: RunSettings, vocab: Vocab) -> EncodedSplit:
-    """``snippets`` encoded, each towards sigmoid(--snippet-scale x its mean score), --snippet-repeats times."""
+    """``snippets`` encoded, each towards sigmoid(--snippet-scale x its mean score, less its corpus's mean
+    with --snippet-centre), --snippet-repeats times."""
     scale = SNIPPET_SCALE if settings.snippet_scale is None else settings.snippet_scale
+    if settings.snippet_centre:
+        snippets = centred(snippets)
     encoded = encode(Tokenizer().batch([s.text for s in snippets]), None, vocab, settings.max_tokens,
                      targets=snippet_targets(snippets, scale))
     return encoded.subset(np.tile(np.arange(len(encoded)), settings.snippet_repeats or 1))

@@ -164,6 +164,8 @@ def test_card_names_the_rated_snippets_only_when_the_model_trained_on_them(metri
     card = str(model_card(CONFIG, metrics))
     assert "the CNN also trained on 23,703 short texts" in card
     assert "mean rating, 3 times per epoch. Do not measure this model on those texts." in card
+    metrics["args"]["snippet_centre"] = True
+    assert "its mean rating less its corpus's mean, 3 times per epoch." in str(model_card(CONFIG, metrics))
 
 
 def test_a_run_without_test_evaluation_has_no_results(metrics):

@@ -9,6 +9,7 @@ from textcnn.snippets import (
     INNER_ARCHIVE,
     Snippet,
     SnippetError,
+    centred,
     comparable,
     parse,
     positive_probability,
@@ -102,6 +103,15 @@ def test_targets_are_probability_pairs_of_the_hand_checked_sigmoid():
     assert pairs.dtype == np.float32 and pairs.shape == (3, 2)
     assert pairs[:, 1] == pytest.approx([1 / (1 + math.exp(-1.5)), 1 / (1 + math.exp(3.0)), 0.5])
     assert pairs.sum(axis=1) == pytest.approx(np.ones(3))
+
+
+def test_centring_takes_each_corpus_mean_off_and_keeps_the_differences():
+    snippets = [Snippet("tweets", 2.0, "yay"), Snippet("amazon", 1.0, "ok"), Snippet("tweets", -1.0, "meh"),
+                Snippet("amazon", -2.0, "bad"), Snippet("tweets", 0.5, "fine")]
+    shifted = centred(snippets)
+    assert [s.rating for s in shifted] == pytest.approx([1.5, 1.5, -1.5, -1.5, 0.0])  # tweets' mean 0.5, amazon's -0.5
+    assert [(s.corpus, s.text) for s in shifted] == [(s.corpus, s.text) for s in snippets]
+    assert centred(shifted) == shifted  # centred already: nothing moves
 
 
 @pytest.mark.parametrize(("a", "b"), [("Great phone!", "great phone ."), ("Don't buy it.", "don t buy it"),

@@ -609,6 +609,9 @@ def test_snippets_are_encoded_towards_their_scores_after_the_other_short_texts(t
     repeated = train.encode_snippets(snippets, settings.resolved(), vocab)
     assert [ids.tolist() for ids in repeated.ids] == [[2, 3, 5], [4, 5]] * 3
     assert repeated.targets.tolist() == np.tile(split.targets, (3, 1)).tolist()
+    settings = train.parse_args(["--snippets", str(tmp_path), "--snippet-scale", "2", "--snippet-centre"])
+    centred = train.encode_snippets(snippets, settings.resolved(), vocab)  # one text per corpus: each is its mean
+    assert centred.targets[:, 1] == pytest.approx([0.5, 0.5])
 
 
 def test_snippets_that_cannot_be_read_are_refused_before_tokenising(tiny_imdb, tmp_path, monkeypatch):
@@ -619,9 +622,11 @@ def test_snippets_that_cannot_be_read_are_refused_before_tokenising(tiny_imdb, t
 
 
 @pytest.mark.parametrize(("argv", "message"), [
-    (["--snippet-scale", "2"], "--snippet-corpora, --snippet-scale and --snippet-repeats choose, label and repeat"),
-    (["--snippet-corpora", "amazon"], "--snippet-corpora, --snippet-scale and --snippet-repeats choose"),
-    (["--snippet-repeats", "2"], "--snippet-corpora, --snippet-scale and --snippet-repeats choose"),
+    (["--snippet-scale", "2"], "--snippet-corpora, --snippet-scale, --snippet-centre and --snippet-repeats choose, "
+                               "label and repeat"),
+    (["--snippet-corpora", "amazon"], "--snippet-corpora, --snippet-scale, --snippet-centre and --snippet-repeats"),
+    (["--snippet-repeats", "2"], "--snippet-corpora, --snippet-scale, --snippet-centre and --snippet-repeats"),
+    (["--snippet-centre"], "--snippet-corpora, --snippet-scale, --snippet-centre and --snippet-repeats"),
     (["--snippets", "DIR", "--snippet-repeats", "0"], "--snippet-repeats counts copies"),
     (["--snippets", "DIR", "--no-distill"], "--snippets trains towards soft targets"),
     (["--snippets", "DIR", "--snippet-scale", "0"], "--snippet-scale turns mean scores into probabilities"),

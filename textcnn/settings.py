@@ -72,6 +72,7 @@ class RunSettings:
     snippet_corpora: list[str] | None = _data(None)  # which of them; None: all
     snippet_scale: float | None = _data(None)  # their targets are sigmoid(scale * mean score); None: SNIPPET_SCALE
     snippet_repeats: int | None = _data(None)  # copies of each snippet in the training split; None: one
+    snippet_centre: bool | None = _data(None)  # take each corpus's mean score off its scores; None: off
     self_distill: float | None = None  # weight of the CNN's own log-odds in the spans' labels after each epoch; None: off
     self_distill_marked: bool | None = None  # also the spans with a negation or contrast scope marked
     short_repeats: int | None = None  # passes over the short texts (spans, templated sentences) per epoch; None: one
@@ -174,10 +175,10 @@ class RunSettings:
             raise SettingsError("--span-model-spans chooses the spans --span-model labels: use it with --span-model")
         if self.span_model and not (self.spans and self.distill):
             raise SettingsError("--span-model labels the sentences of --spans: use it with --spans (and --distill)")
-        if (self.snippet_corpora or self.snippet_scale is not None or self.snippet_repeats is not None) \
-                and not self.snippets:
-            raise SettingsError("--snippet-corpora, --snippet-scale and --snippet-repeats choose, label and repeat "
-                                "the texts of --snippets: use them with --snippets")
+        if (self.snippet_corpora or self.snippet_scale is not None or self.snippet_repeats is not None
+                or self.snippet_centre) and not self.snippets:
+            raise SettingsError("--snippet-corpora, --snippet-scale, --snippet-centre and --snippet-repeats choose, "
+                                "label and repeat the texts of --snippets: use them with --snippets")
         if self.snippet_repeats is not None and self.snippet_repeats < 1:
             raise SettingsError(f"--snippet-repeats counts copies: 1 or more, got {self.snippet_repeats}")
         if self.snippets and not self.distill:

@@ -127,6 +127,17 @@ def positive_probability(rating: float, scale: float) -> float:
     return 1.0 / (1.0 + math.exp(-scale * rating))
 
 
+def centred(snippets: Sequence[Snippet]) -> list[Snippet]:
+    """``snippets`` with each corpus's mean score taken off its scores, so that no corpus leans to a side
+    (the tweets and the Amazon sentences lean positive, and a model that learns their lean reads plain
+    short texts as praise). The differences between texts of a corpus stay as the raters gave them."""
+    totals: dict[str, list[float]] = {}
+    for s in snippets:
+        totals.setdefault(s.corpus, []).append(s.rating)
+    means = {corpus: math.fsum(ratings) / len(ratings) for corpus, ratings in totals.items()}
+    return [Snippet(s.corpus, s.rating - means[s.corpus], s.text) for s in snippets]
+
+
 def targets(snippets: Sequence[Snippet], scale: float):
     """(N, 2) float32 targets (negative, positive) of ``snippets``."""
     import numpy as np
