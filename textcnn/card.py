@@ -289,12 +289,12 @@ def _training(metrics: dict) -> str:
         )
     if teacher and teacher.get("snippets"):
         repeats = settings.snippet_repeats or 1
+        centred = " less its corpus's mean" if settings.snippet_centre else ""
         lines.append(
             f"Rated short texts: the CNN also trained on {teacher['snippets'] // repeats:,} short texts that people "
             f"rated for VADER (Hutto & Gilbert 2014: sentences of Amazon product reviews, tweet-like texts, sentences "
             f"of New York Times editorials and of movie reviews; corpora used: "
-            f"{', '.join(settings.snippet_corpora or CORPORA)}), each towards the sigmoid of its mean rating"
-            f"{' less its corpus' + chr(39) + 's mean' if settings.snippet_centre else ''}"
+            f"{', '.join(settings.snippet_corpora or CORPORA)}), each towards the sigmoid of its mean rating{centred}"
             f"{f', {repeats} times per epoch' if repeats > 1 else ''}. Do not measure this model on those texts.\n"
         )
     if metrics.get("command"):
