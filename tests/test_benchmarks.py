@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import accuracy, common, expansion, inference, memory, span_labels, train_step, training
+from benchmarks import accuracy, common, expansion, inference, lexicon, memory, span_labels, train_step, training
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SPLIT = {"val_fraction": 0.2, "seed": 3}  # train.py's split settings, as the model folder's metrics.json records them
@@ -220,3 +220,33 @@ def test_scripts_run_as_files(name):
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert "--quick" in done.stdout
+
+
+def test_lexicon_quick(model_dir, tmp_path):
+    out = tmp_path / "lexicon.json"
+    lexicon.main(["--quick", "--model", model_dir, "--output", str(out)])
+    record = read_record(out, "lexicon")
+    (band, row), = record["results"].items()  # the tiny model's 31 words lie in the first band
+    assert band == "ids 2 to 32" and row["words"] == 16 and row["positive"] == 8
+    assert all(0 <= row[frame] <= 1 for frame in lexicon.FRAMES)
+
+
+def test_lexicon_reads_afinn_one_word_entries_from_its_archive(tmp_path):
+    import io
+    import tarfile
+
+    text = "good\t3\nbad\t-3\nmeh\t0\ncan't stand\t-3\nwell-known\t1\n".encode()
+    archive = tmp_path / "afinn-0.1.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        info = tarfile.TarInfo("afinn-0.1/afinn/data/" + lexicon.LEXICON_FILE)
+        info.size = len(text)
+        tar.addfile(info, io.BytesIO(text))
+    assert lexicon.read_afinn(archive) == {"good": 3, "bad": -3}
+
+
+@pytest.mark.parametrize(("scores", "expected"), [([3, 2, 1, 0], 1.0), ([0, 1, 2, 3], 0.0), ([1, 3, 2, 0], 0.75)])
+def test_lexicon_auc_hand_checked(scores, expected):
+    # the first two words are positive: AUC is the share of (positive, negative) pairs the scores order right;
+    # in the third case the positive scored 1 falls below the negative scored 2, one pair of four
+    assert lexicon.auc([True, True, False, False], scores, min_words=2) == expected
+    assert lexicon.auc([True, True, False, False], scores, min_words=3) is None
