@@ -26,7 +26,16 @@ import numpy as np
 import torch
 
 from textcnn.atomic import remove_stale_staging
-from textcnn.augment import READER_SPANS, from_log_odds, log_odds, short_texts, teacher_view
+from textcnn.augment import (
+    READER_SPANS,
+    SCOPED_CAPABILITIES,
+    TRAINING_LEXICON,
+    from_log_odds,
+    log_odds,
+    short_texts,
+    synthetic_examples,
+    teacher_view,
+)
 from textcnn.card import model_card
 from textcnn.checkpoint import checkpoint_args, load_checkpoint, save_checkpoint
 from textcnn.data import (
@@ -61,13 +70,13 @@ from textcnn.ngrams import top_filter_ngrams
 from textcnn.plots import training_curves_png
 from textcnn.precision import native_bf16
 from textcnn.prepared import Prepared, SettingsMismatch, is_prepared, load_prepared, save_prepared
-from textcnn.settings import DATA, RunSettings, SettingsError
+from textcnn.settings import DATA, TEMPLATES_SKIPPING, RunSettings, SettingsError
 from textcnn.snippets import CORPORA, SNIPPET_SCALE, Snippet, SnippetError, centred, read_snippets
 from textcnn.snippets import targets as snippet_targets
 from textcnn.teacher import NgramTeacher
 from textcnn.training import Batches, EpochResult, evaluate_split, fit, split_logits
 from textcnn.tokenizer import Tokenizer
-from textcnn.vocab import Vocab
+from textcnn.vocab import UNK_ID, Vocab
 from textcnn.word2vec import train_word2vec
 
 log = logging.getLogger("train")
@@ -115,6 +124,10 @@ def parse_args(argv: list[str] | None = None) -> RunSettings:
                    help="before training the CNN, continue the GloVe vectors as word2vec (CBOW) on the unlabelled "
                         "and training reviews, so they follow how reviews use words (about 2 min; needs the "
                         "unsupervised split); by default on with GloVe, off otherwise")
+    p.add_argument("--adapt-fixed-below", type=int, metavar="N", default=d.adapt_fixed_below,
+                   help="with --adapt-embeddings: the words the reviews use fewer than N times keep their GloVe "
+                        "vectors through the adaptation, since a few dozen uses say less about a word than GloVe's "
+                        "general text did (the CNN still trains them) (default: off)")
     p.add_argument("--embedding-dim", type=int, default=d.embedding_dim,
                    help="the embedding size with --glove word2vec (default 100) or none (default 50)")
     p.add_argument("--expand-vocab", type=int, metavar="N", default=d.expand_vocab,
@@ -199,6 +212,16 @@ def parse_args(argv: list[str] | None = None) -> RunSettings:
                    help="with --short-repeats: repeat the spans with a marked negation or contrast scope too")
     p.add_argument("--freeze-embeddings", action="store_true",
                    help="keep the embeddings as initialised (Kim's CNN-static): training steps about 30%% faster")
+    p.add_argument("--templates-skip-embeddings", choices=TEMPLATES_SKIPPING, default=d.templates_skip_embeddings,
+                   help="with --synthetic: these templated sentences train the filters and the head but pass no "
+                        "gradient to the word vectors, which the reviews and the other short texts shape: all of "
+                        "them, or the scoped ones, that negate a sentiment word or concede a clause, whose labels go "
+                        "against a word in them. What they teach about negation and contrast then lies in the "
+                        "filters, for words they never use too (default: off)")
+    p.add_argument("--freeze-template-words", action=argparse.BooleanOptionalAction, default=d.freeze_template_words,
+                   help="with --synthetic: keep the vectors of the sentiment words the templated sentences are made of "
+                        "(textcnn/augment.py) as initialised, so the templates teach the filters what negation and "
+                        "contrast do to a kind of word instead of moving these words' own rows (default: off)")
     # model
     p.add_argument("--filter-widths", type=int, nargs="+", metavar="W", default=d.filter_widths, help="convolution widths (n-gram sizes)")
     p.add_argument("--num-filters", type=int, default=d.num_filters, help="filters per width (Kim: 100; more detectors help on long reviews)")
@@ -321,7 +344,8 @@ def word_vectors(settings: RunSettings, documents: list[list[str]]):
     glove = load_glove(settings.glove) if settings.pretrained_vectors else None
     if settings.glove == "word2vec" or settings.adapt_embeddings:
         glove = train_word2vec(documents, dim=None if glove else settings.embedding_dim or 100, init=glove,
-                               seed=settings.seed, workers=max(1, settings.num_proc))
+                               seed=settings.seed, workers=max(1, settings.num_proc),
+                               fixed_below=settings.adapt_fixed_below)
     return glove
 
 
@@ -504,7 +528,51 @@ def build_model(settings: RunSettings, data: Prepared, device: torch.device) -> 
     if data.vectors is not None:
         model.embedding.weight.data.copy_(torch.from_numpy(data.vectors))
     model.embedding.weight.requires_grad_(not settings.freeze_embeddings)
+    if settings.freeze_template_words:
+        keep_fixed(model, template_word_ids(data))
+    if settings.templates_skip_embeddings:
+        plain = model.embedding
+        model.embedding = AliasedEmbedding(plain.num_embeddings, plain.embedding_dim, padding_idx=plain.padding_idx,
+                                           _weight=plain.weight)
     return model.to(device)
+
+
+class AliasedEmbedding(torch.nn.Embedding):
+    """An embedding that reads an id from ``num_embeddings`` on as the row ``id - num_embeddings``,
+    with no gradient to that row. With --templates-skip-embeddings the templated sentences carry such
+    ids (:func:`aliased`): they train the filters and the head on the word vectors as the reviews shape
+    them, but cannot move a vector themselves, so what they teach about "not" and "but" lives in the
+    filters, for every word, instead of in the rows of their own few words. The weights and their
+    names are an ``nn.Embedding``'s, so the saved model is the same."""
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        alias = ids >= self.num_embeddings  # (B, T)
+        rows = super().forward(torch.where(alias, ids - self.num_embeddings, ids))  # (B, T, E)
+        return torch.where(alias.unsqueeze(-1), rows.detach(), rows)  # (B, T, E)
+
+
+def aliased(split: EncodedSplit, rows: np.ndarray, vocab_size: int) -> EncodedSplit:
+    """``split`` with the ids of ``rows`` moved up by ``vocab_size``: aliases :class:`AliasedEmbedding` reads."""
+    ids = list(split.ids)
+    for row in rows:
+        ids[row] = split.ids[row] + vocab_size
+    return EncodedSplit(ids, split.labels, split.targets)
+
+
+def template_word_ids(data: Prepared) -> list[int]:
+    """The trained ids of the sentiment words the templated sentences are made of."""
+    ids = data.vocab.encode(sorted(TRAINING_LEXICON.sentiment_words()))
+    return sorted({i for i in ids if UNK_ID < i < data.trained_size})
+
+
+def keep_fixed(model: TextCNN, ids: list[int]) -> None:
+    """Training leaves these embedding rows as they are: their gradient is zeroed (the embeddings
+    have no weight decay, so AdamW then leaves them unmoved). The templated sentences then teach
+    the filters what "not" or "but" does to a kind of word, and cannot teach it word by word by
+    moving the rows of their own few words, which words the templates never use would not follow."""
+    mask = torch.ones(model.config.vocab_size, 1)
+    mask[ids] = 0
+    model.embedding.weight.register_hook(lambda grad: grad * mask.to(grad))
 
 
 def build_optimizer(model: TextCNN, settings: RunSettings, total_steps: int):
@@ -538,6 +606,17 @@ def short_rows(data: Prepared) -> np.ndarray:
     people-rated texts of --snippets."""
     start = len(data.labelled) + data.teacher["unlabelled_reviews"]
     return np.arange(start, len(data.labelled) + len(data.unlabelled))
+
+
+def template_rows(data: Prepared, settings: RunSettings) -> np.ndarray:
+    """Where the templated sentences --templates-skip-embeddings names lie in the training split (after
+    the spans): all of them, or those filled from a negation or contrast template."""
+    spans, count = data.teacher["spans"], data.teacher["synthetic"]
+    rows = short_rows(data)[spans: spans + count]
+    if settings.templates_skip_embeddings == "scoped":
+        scoped = [template.capability in SCOPED_CAPABILITIES for _, _, template in synthetic_examples(count, settings.seed)]
+        rows = rows[np.asarray(scoped, dtype=bool)]
+    return rows
 
 
 def span_rows(data: Prepared) -> np.ndarray:
@@ -762,6 +841,8 @@ def main(argv: list[str] | None = None) -> dict:
 
     data = read_or_prepare(settings)
     train_data = concatenate(data.labelled, data.unlabelled) if len(data.unlabelled) else data.labelled
+    if settings.templates_skip_embeddings:
+        train_data = aliased(train_data, template_rows(data, settings), data.trained_size)
     if settings.short_repeats and settings.short_repeats > 1:
         train_data = with_repeats(train_data, repeated_rows(data, train_data, settings), settings.short_repeats)
         log.info("short texts: %d passes per epoch (%d training examples per epoch)", settings.short_repeats,

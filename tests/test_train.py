@@ -106,6 +106,76 @@ def test_freeze_embeddings_keeps_the_pretrained_vectors(tiny_imdb, tiny_glove, t
     assert loaded.model.embedding.weight[great].tolist() == [1.0, 0.0, 0.0, 0.0]
 
 
+def test_freeze_template_words_keeps_their_vectors_and_trains_the_others(tiny_imdb, tiny_glove, tmp_path):
+    out = tmp_path / "model"
+    train.main(["--dataset", str(tiny_imdb), "--dry-run", "--output-dir", str(out), "--no-progress", "--glove",
+                str(tiny_glove), "--no-adapt-embeddings", "--synthetic", "100", "--freeze-template-words",
+                "--num-proc", "1"])
+    loaded = load_model(out)
+    rows = {word: loaded.model.embedding.weight[loaded.vocab.stoi[word]].tolist() for word in ("awful", "great")}
+    assert rows["awful"] == [-1.0, 0.0, 0.0, 0.0]  # a word of the training templates: fixed
+    assert rows["great"] != [1.0, 0.0, 0.0, 0.0]  # a word they never use: trained
+
+
+def test_aliased_embedding_reads_aliases_as_their_rows_and_trains_only_the_plain_ids():
+    import torch
+
+    torch.manual_seed(0)
+    embedding = train.AliasedEmbedding(5, 3, padding_idx=0)
+    ids = torch.tensor([[1, 2, 0], [6, 7, 5]])  # the second row: aliases of 1, 2 and <pad>
+    rows = embedding(ids)
+    torch.testing.assert_close(rows[1], rows[0], rtol=0, atol=0)
+    rows[1].sum().backward()
+    assert embedding.weight.grad is None or not embedding.weight.grad.any()  # aliases pass no gradient
+    embedding(torch.tensor([[3]])).sum().backward()
+    assert embedding.weight.grad[3].abs().sum() > 0 and not embedding.weight.grad[[0, 1, 2, 4]].any()
+
+
+@pytest.mark.parametrize("which", ["all", "scoped"])
+def test_templates_skip_embeddings_aliases_the_templated_rows_only(which, tiny_imdb, tiny_glove, tmp_path, monkeypatch):
+    from textcnn.augment import SCOPED_CAPABILITIES, synthetic_examples
+
+    seen = {}
+    real = train.aliased
+
+    def spy(split, rows, vocab_size):
+        seen.update(rows=rows, before=split, after=real(split, rows, vocab_size), vocab_size=vocab_size)
+        return seen["after"]
+
+    monkeypatch.setattr(train, "aliased", spy)
+    out = tmp_path / "model"
+    metrics = train.main(["--dataset", str(tiny_imdb), "--dry-run", "--output-dir", str(out), "--no-progress",
+                          "--glove", str(tiny_glove), "--spans", "50", "--synthetic", "30",
+                          "--templates-skip-embeddings", which, "--num-proc", "1"])
+    rows, before, after, size = seen["rows"], seen["before"], seen["after"], seen["vocab_size"]
+    first = len(before) - metrics["teacher"]["synthetic"]  # the templated sentences come last here (no rated texts)
+    kept = [which == "all" or template.capability in SCOPED_CAPABILITIES
+            for _, _, template in synthetic_examples(30, seed=0)]
+    assert rows.tolist() == [first + i for i, keep in enumerate(kept) if keep]
+    assert 0 < len(rows) < 30 if which == "scoped" else len(rows) == 30
+    for row in range(len(before)):
+        expected = before.ids[row] + size if row in set(rows.tolist()) else before.ids[row]
+        np.testing.assert_array_equal(after.ids[row], expected)
+    assert load_model(out).model.embedding.weight.shape[0] == metrics["vocab_size"]  # saved as a plain embedding
+
+
+def test_templates_skip_embeddings_needs_templated_sentences_and_a_known_choice():
+    from textcnn.settings import RunSettings, SettingsError
+
+    with pytest.raises(SettingsError, match="use it with --synthetic"):
+        train.parse_args(["--templates-skip-embeddings", "scoped"]).resolved()
+    with pytest.raises(SettingsError, match="one of all, scoped"):
+        RunSettings(synthetic=100, templates_skip_embeddings="some").resolved()
+
+
+@pytest.mark.parametrize("argv", [[], ["--synthetic", "100", "--glove", "none"], ["--synthetic", "100", "--no-distill"]])
+def test_freeze_template_words_needs_templated_sentences_and_glove(argv):
+    from textcnn.settings import SettingsError
+
+    with pytest.raises(SettingsError, match="use it with --synthetic"):
+        train.parse_args([*argv, "--freeze-template-words"]).resolved()
+
+
 def test_expand_vocab_adds_glove_words_after_training_and_measures_with_them(tiny_imdb, tmp_path):
     import numpy as np
 

@@ -85,3 +85,33 @@ def test_one_worker_is_reproducible_across_processes():
     runs = {subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
                            env={**os.environ, "PYTHONHASHSEED": str(seed)}).stdout for seed in (1, 2)}
     assert len(runs) == 1
+
+
+def test_words_used_fewer_times_than_fixed_below_keep_their_initial_direction():
+    rng = np.random.default_rng(0)
+    documents = [*DOCUMENTS, *[["rare", "film", "great", "acting"]] * 5]  # "rare" 5 times, the others 50 or more
+    init = GloVe(["good", "film", "rare"], rng.normal(size=(3, 6)).astype(np.float32))
+    fixed = train_word2vec(documents, init=init, epochs=5, workers=1, fixed_below=10)
+    moved = train_word2vec(documents, init=init, epochs=5, workers=1)
+
+    def direction(vectors: GloVe, word: str) -> np.ndarray:
+        row = vectors.vectors[vectors.words.index(word)]
+        return row / np.linalg.norm(row)
+
+    start = init.vectors[2] / np.linalg.norm(init.vectors[2])
+    np.testing.assert_allclose(direction(fixed, "rare"), start, atol=1e-6)  # rescaled, never moved
+    assert not np.allclose(direction(moved, "rare"), start, atol=1e-5)  # a few small updates without it
+    assert not np.allclose(direction(fixed, "good"), init.vectors[0] / np.linalg.norm(init.vectors[0]), atol=1e-5)
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--adapt-fixed-below", "100", "--glove", "none"], "use it with --adapt-embeddings"),
+    (["--adapt-fixed-below", "100", "--no-adapt-embeddings"], "use it with --adapt-embeddings"),
+    (["--adapt-fixed-below", "1"], "2 or more, got 1"),
+])
+def test_adapt_fixed_below_needs_the_adaptation_and_a_count(argv, message):
+    from textcnn.settings import SettingsError
+
+    with pytest.raises(SettingsError, match=message):
+        train.parse_args(argv).resolved()
+    assert train.parse_args(["--adapt-fixed-below", "100"]).resolved().adapt_fixed_below == 100

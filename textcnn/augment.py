@@ -212,14 +212,24 @@ def fill(template: Template, polarity: int, lexicon: Lexicon, rng: random.Random
 def synthetic_sentences(count: int, seed: int = 0, templates: Sequence[Template] = TRAINING_TEMPLATES,
                         lexicon: Lexicon = TRAINING_LEXICON) -> tuple[list[str], list[int]]:
     """``count`` (text, label) pairs from the templates, both labels equally often, deterministic in ``seed``."""
+    examples = synthetic_examples(count, seed, templates, lexicon)
+    return [text for text, _, _ in examples], [label for _, label, _ in examples]
+
+
+def synthetic_examples(count: int, seed: int = 0, templates: Sequence[Template] = TRAINING_TEMPLATES,
+                       lexicon: Lexicon = TRAINING_LEXICON) -> list[tuple[str, int, Template]]:
+    """What :func:`synthetic_sentences` gives, each with the template it was filled from."""
     rng = random.Random(seed)
-    texts, labels = [], []
+    examples = []
     for i in range(count):
         template = templates[rng.randrange(len(templates))]
         text, label = fill(template, 1 - i % 2 if template.flip else i % 2, lexicon, rng)
-        texts.append(text)
-        labels.append(label)
-    return texts, labels
+        examples.append((text, label, template))
+    return examples
+
+
+# templates whose label goes against a sentiment word in them: the negated word, the conceded clause
+SCOPED_CAPABILITIES = frozenset({"negation", "contrast"})
 
 
 # --- spans of reviews -----------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from textcnn.data import IMDB_HUB_ID
 from textcnn.snippets import CORPORA
 
 DATA, RUNTIME = "data", "runtime"
+TEMPLATES_SKIPPING = ("all", "scoped")  # the templated sentences --templates-skip-embeddings applies to
 
 
 def _data(default: Any) -> Any:
@@ -50,6 +51,7 @@ class RunSettings:
     min_freq: int = _data(2)
     glove: str = _data("6B.50d")
     adapt_embeddings: bool | None = _data(None)  # None: on with pretrained vectors (see resolved())
+    adapt_fixed_below: int | None = _data(None)  # words the reviews use fewer times keep GloVe's vectors; None: off
     embedding_dim: int | None = _data(None)
     expand_vocab: int | None = _data(None)  # GloVe's first N words, placed after training; None and 0: off
     # distillation
@@ -78,6 +80,8 @@ class RunSettings:
     short_repeats: int | None = None  # passes over the short texts (spans, templated sentences) per epoch; None: one
     short_repeats_marked: bool | None = None  # also repeat the spans with a negation or contrast scope marked
     freeze_embeddings: bool = False
+    freeze_template_words: bool | None = None  # the templated sentences' sentiment words keep their initial vectors
+    templates_skip_embeddings: str | None = None  # "all" or "scoped" templated sentences pass no gradient to the vectors
     # model
     filter_widths: list[int] = field(default_factory=lambda: [3, 4, 5])
     num_filters: int = 300
@@ -193,6 +197,15 @@ class RunSettings:
             raise SettingsError("--self-distill relabels the sentences of --spans: use it with --spans (and --distill)")
         if self.self_distill_marked and not self.self_distill:
             raise SettingsError("--self-distill-marked chooses the spans --self-distill relabels: use it with --self-distill")
+        if self.freeze_template_words and not (self.synthetic and self.distill and self.pretrained_vectors):
+            raise SettingsError("--freeze-template-words keeps the GloVe vectors of the words of --synthetic: use it "
+                                "with --synthetic (and --distill) and GloVe")
+        if self.templates_skip_embeddings not in (None, *TEMPLATES_SKIPPING):
+            raise SettingsError(f"--templates-skip-embeddings takes one of {', '.join(TEMPLATES_SKIPPING)}, got "
+                                f"{self.templates_skip_embeddings!r}")
+        if self.templates_skip_embeddings and not (self.synthetic and self.distill):
+            raise SettingsError("--templates-skip-embeddings changes what the sentences of --synthetic train: use it "
+                                "with --synthetic (and --distill)")
         if self.short_repeats is not None and self.short_repeats < 1:
             raise SettingsError(f"--short-repeats counts passes per epoch: 1 or more, got {self.short_repeats}")
         if self.short_repeats and not ((self.spans or self.synthetic) and self.distill):
@@ -206,6 +219,10 @@ class RunSettings:
             raise SettingsError("--short-repeats-marked chooses the spans --short-repeats repeats: use it with "
                                 "--short-repeats 2 or more and --spans")
         adapt = self.pretrained_vectors if self.adapt_embeddings is None else self.adapt_embeddings
+        if self.adapt_fixed_below is not None and not adapt:
+            raise SettingsError("--adapt-fixed-below keeps words out of the adaptation: use it with --adapt-embeddings")
+        if self.adapt_fixed_below is not None and self.adapt_fixed_below < 2:
+            raise SettingsError(f"--adapt-fixed-below counts uses of a word: 2 or more, got {self.adapt_fixed_below}")
         span_model_weight = 1.0 if self.span_model and self.span_model_weight is None else self.span_model_weight
         return dataclasses.replace(self, adapt_embeddings=adapt, epochs=1 if self.dry_run else self.epochs,
                                    span_model_weight=span_model_weight)

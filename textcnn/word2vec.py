@@ -17,11 +17,16 @@ GLOVE_SCALE = 0.69  # root-mean-square value of a coordinate of GloVe 6B.50d's 3
 
 
 def train_word2vec(documents: Sequence[Sequence[str]], dim: int | None = None, epochs: int = 5, window: int = 5,
-                   min_count: int = 2, seed: int = 0, workers: int = 2, init: GloVe | None = None) -> GloVe:
+                   min_count: int = 2, seed: int = 0, workers: int = 2, init: GloVe | None = None,
+                   fixed_below: int | None = None) -> GloVe:
     """CBOW word2vec over ``documents`` (lists of tokens), in GloVe's container.
 
     With ``init``, words it knows start from its vectors (and ``dim`` is its dimension): the
     general-English vectors are adapted to the reviews instead of learned from nothing.
+    With ``fixed_below``, the words of ``init`` that ``documents`` use fewer times than that keep its
+    vectors: a few dozen uses are too few to say more about a word than six billion tokens of general
+    text did.
+
     Reproducible with ``workers=1``; with more, thread scheduling changes the result slightly.
     """
     from gensim.models import Word2Vec
@@ -47,6 +52,10 @@ def train_word2vec(documents: Sequence[Sequence[str]], dim: int | None = None, e
         for word, index in model.wv.key_to_index.items():
             if word in known:
                 model.wv.vectors[index] = init.vectors[known[word]]
+        if fixed_below:
+            # gensim's per-word learning-rate factors: 0 leaves a vector as it is
+            model.wv.vectors_lockf = np.array([0.0 if word in known and model.wv.get_vecattr(word, "count") < fixed_below
+                                               else 1.0 for word in model.wv.index_to_key], dtype=np.float32)
     model.train(documents, total_examples=model.corpus_count, epochs=model.epochs)
     return GloVe(list(model.wv.index_to_key), equal_lengths(model.wv.vectors))
 
