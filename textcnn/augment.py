@@ -49,13 +49,9 @@ NEGATIVE_ADJECTIVES = (
 # (base form, past tense)
 POSITIVE_VERBS = (("love", "loved"), ("like", "liked"), ("recommend", "recommended"), ("admire", "admired"),
                   ("cherish", "cherished"), ("praise", "praised"), ("applaud", "applauded"), ("value", "valued"),
-                  ("welcome", "welcomed"), ("savor", "savored"), ("celebrate", "celebrated"), ("commend", "commended"),
-                  ("prize", "prized"), ("revere", "revered"), ("embrace", "embraced"), ("fancy", "fancied"),
-                  ("laud", "lauded"))
+                  ("welcome", "welcomed"))
 NEGATIVE_VERBS = (("hate", "hated"), ("despise", "despised"), ("abhor", "abhorred"), ("resent", "resented"),
-                  ("dread", "dreaded"), ("scorn", "scorned"), ("condemn", "condemned"), ("ridicule", "ridiculed"),
-                  ("deplore", "deplored"), ("mock", "mocked"), ("disdain", "disdained"), ("curse", "cursed"),
-                  ("lament", "lamented"), ("reject", "rejected"), ("shun", "shunned"), ("denounce", "denounced"))
+                  ("dread", "dreaded"), ("scorn", "scorned"), ("condemn", "condemned"), ("ridicule", "ridiculed"))
 POSITIVE_NOUNS = ("masterpiece", "treat", "triumph", "classic", "pleasure", "winner", "highlight")
 NEGATIVE_NOUNS = ("disaster", "waste", "disappointment", "joke", "embarrassment", "flop", "trainwreck")
 
