@@ -528,13 +528,14 @@ def build_model(settings: RunSettings, data: Prepared, device: torch.device) -> 
     if data.vectors is not None:
         model.embedding.weight.data.copy_(torch.from_numpy(data.vectors))
     model.embedding.weight.requires_grad_(not settings.freeze_embeddings)
-    if settings.freeze_template_words:
-        keep_fixed(model, template_word_ids(data))
     if settings.templates_skip_embeddings:
         plain = model.embedding
         model.embedding = AliasedEmbedding(plain.num_embeddings, plain.embedding_dim, padding_idx=plain.padding_idx,
                                            _weight=plain.weight)
-    return model.to(device)
+    model = model.to(device)
+    if settings.freeze_template_words:
+        keep_fixed(model, template_word_ids(data))
+    return model
 
 
 class AliasedEmbedding(torch.nn.Embedding):
@@ -570,9 +571,10 @@ def keep_fixed(model: TextCNN, ids: list[int]) -> None:
     have no weight decay, so AdamW then leaves them unmoved). The templated sentences then teach
     the filters what "not" or "but" does to a kind of word, and cannot teach it word by word by
     moving the rows of their own few words, which words the templates never use would not follow."""
-    mask = torch.ones(model.config.vocab_size, 1)
+    weight = model.embedding.weight
+    mask = torch.ones(weight.shape[0], 1, device=weight.device, dtype=weight.dtype)  # made once, where the gradient is
     mask[ids] = 0
-    model.embedding.weight.register_hook(lambda grad: grad * mask.to(grad))
+    weight.register_hook(lambda grad: grad * mask)
 
 
 def build_optimizer(model: TextCNN, settings: RunSettings, total_steps: int):

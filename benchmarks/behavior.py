@@ -306,10 +306,7 @@ def main(argv: list[str] | None = None) -> dict:
         return [pipeline.labels.index(p.label) for p in pipeline.predict(texts)]
 
     def model_log_odds(texts: list[str]) -> list[float]:
-        import math
-
-        negative, positive = pipeline.labels
-        return [math.log(p.probabilities[positive]) - math.log(p.probabilities[negative]) for p in pipeline.predict(texts)]
+        return common.positive_log_odds(pipeline, texts)
 
     with common.dataset_source(args.dataset, args.quick) as source:
         data = common.load_texts(source, ("train",), common.QUICK_SIZES if args.quick else None, args.seed)

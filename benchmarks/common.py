@@ -142,6 +142,14 @@ def load_pipeline(model: str, method: str = "conv"):
     return pipeline, time.perf_counter() - started
 
 
+def positive_log_odds(pipeline, texts: list[str]) -> list[float]:
+    """log P(positive) - log P(negative) of each text, as ``pipeline`` predicts it (raw text in)."""
+    import math
+
+    negative, positive = pipeline.labels
+    return [math.log(p.probabilities[positive]) - math.log(p.probabilities[negative]) for p in pipeline.predict(texts)]
+
+
 def set_threads(threads: int | None) -> None:
     if threads:
         import torch

@@ -84,8 +84,6 @@ def auc(positive: list[bool], scores: list[float], min_words: int = MIN_WORDS) -
 
 
 def main(argv: list[str] | None = None) -> dict:
-    import math
-
     from benchmarks.accuracy import training_metrics
 
     args = parse_args(argv)
@@ -100,17 +98,13 @@ def main(argv: list[str] | None = None) -> dict:
     trained_size = len(pipeline.vocab) - expansion.get("added", 0)
     min_words = 1 if args.quick else MIN_WORDS
 
-    def log_odds(texts: list[str]) -> list[float]:
-        neg, pos = pipeline.labels
-        return [math.log(p.probabilities[pos]) - math.log(p.probabilities[neg]) for p in pipeline.predict(texts)]
-
     results = {}
     for name, lo, hi in bands(len(pipeline.vocab), trained_size):
         words = [w for w in pipeline.vocab.itos[lo:hi] if w in lexicon]
         positive = [lexicon[w] > 0 for w in words]
         row = {"first_id": lo, "end_id": hi, "words": len(words), "positive": sum(positive)}
         for frame, template in FRAMES.items():
-            scores = log_odds([template.format(w) for w in words]) if words else []
+            scores = common.positive_log_odds(pipeline, [template.format(w) for w in words]) if words else []
             if frame == "it was not":
                 scores = [-s for s in scores]  # a negated negative word should read positive
             row[frame] = auc(positive, scores, min_words)
