@@ -222,6 +222,11 @@ def parse_args(argv: list[str] | None = None) -> RunSettings:
                    help="with --synthetic: keep the vectors of the sentiment words the templated sentences are made of "
                         "(textcnn/augment.py) as initialised, so the templates teach the filters what negation and "
                         "contrast do to a kind of word instead of moving these words' own rows (default: off)")
+    p.add_argument("--embedding-anchor", type=float, metavar="A", default=d.embedding_anchor,
+                   help="after each step, pull every word vector toward its initial one (GloVe, adapted) by learning "
+                        "rate x A of the way (L2-SP): a word the reviews use often is pushed back every few steps and "
+                        "goes where they take it; a rare one, pushed by a few uses, drifts back toward what GloVe "
+                        "said it means (default: off)")
     # model
     p.add_argument("--filter-widths", type=int, nargs="+", metavar="W", default=d.filter_widths, help="convolution widths (n-gram sizes)")
     p.add_argument("--num-filters", type=int, default=d.num_filters, help="filters per width (Kim: 100; more detectors help on long reviews)")
@@ -577,6 +582,25 @@ def keep_fixed(model: TextCNN, ids: list[int]) -> None:
     weight.register_hook(lambda grad: grad * mask)
 
 
+def anchor_embeddings(model: TextCNN, optimizer: torch.optim.Optimizer, strength: float) -> None:
+    """After every optimiser step, move each embedding row ``lr * strength`` of the way (at most all of
+    it) back to the row it started from: weight decay toward the initial weights instead of toward zero
+    (L2-SP; Li, Grandvalet and Davoine, "Explicit Inductive Bias for Transfer Learning with
+    Convolutional Networks", ICML 2018), decoupled from the gradient as in AdamW. The reviews keep
+    pushing a frequent word where they use it; a rare one, moved far by a few uses (Adam takes a
+    full-sized step for every row it sees), returns toward its GloVe meaning. Call it before a
+    checkpoint is loaded: the rows it keeps are the ones the model has now."""
+    weight = model.embedding.weight
+    start = weight.detach().clone()
+    group = next(g for g in optimizer.param_groups if any(p is weight for p in g["params"]))
+
+    def pull(*_) -> None:
+        with torch.no_grad():
+            weight.lerp_(start, min(1.0, group["lr"] * strength))  # at most all the way back
+
+    optimizer.register_step_post_hook(pull)
+
+
 def build_optimizer(model: TextCNN, settings: RunSettings, total_steps: int):
     """AdamW, with weight decay on the convolution and head weights only (not embeddings or biases),
     and the learning-rate schedule (None for a constant rate)."""
@@ -857,6 +881,8 @@ def main(argv: list[str] | None = None) -> dict:
     model = build_model(settings, data, device)
     batches = make_batches(settings, model.config, device, train_data)
     optimizer, scheduler = build_optimizer(model, settings, total_steps=batches.steps_per_epoch * settings.epochs)
+    if settings.embedding_anchor:
+        anchor_embeddings(model, optimizer, settings.embedding_anchor)
     relabel = None
     if settings.self_distill:
         rows = chosen_spans(data, train_data, settings, bool(settings.self_distill_marked))

@@ -176,6 +176,41 @@ def test_freeze_template_words_needs_templated_sentences_and_glove(argv):
         train.parse_args([*argv, "--freeze-template-words"]).resolved()
 
 
+def test_embedding_anchor_moves_rows_back_by_lr_times_strength():
+    import torch
+
+    from textcnn.model import TextCNN, TextCNNConfig
+
+    model = TextCNN(TextCNNConfig(vocab_size=4, embedding_dim=2, filter_widths=(2,), num_filters=1))
+    start = model.embedding.weight.detach().clone()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    train.anchor_embeddings(model, optimizer, strength=2.0)
+    with torch.no_grad():
+        model.embedding.weight[3] = start[3] + torch.tensor([1.0, -2.0])
+    optimizer.step()  # no gradients: only the pull moves the rows
+    torch.testing.assert_close(model.embedding.weight[3], start[3] + torch.tensor([0.8, -1.6]))  # 0.1 x 2 of the way
+    torch.testing.assert_close(model.embedding.weight[:3], start[:3])
+
+
+@pytest.mark.parametrize(("anchor", "kept"), [([], False), (["--embedding-anchor", "1000"], True)])
+def test_embedding_anchor_holds_the_vectors_where_they_started(anchor, kept, tiny_imdb, tiny_glove, tmp_path):
+    out = tmp_path / "model"
+    train.main(["--dataset", str(tiny_imdb), "--dry-run", "--output-dir", str(out), "--no-progress", "--glove",
+                str(tiny_glove), "--no-adapt-embeddings", "--schedule", "constant", "--num-proc", "1", *anchor])
+    loaded = load_model(out)
+    great = loaded.model.embedding.weight[loaded.vocab.stoi["great"]].tolist()
+    assert (great == pytest.approx([1.0, 0.0, 0.0, 0.0], abs=1e-6)) is kept  # lr 1e-3 x 1000: all the way back
+
+
+@pytest.mark.parametrize(("argv", "message"), [(["--embedding-anchor", "0"], "above 0"),
+                                               (["--embedding-anchor", "1", "--freeze-embeddings"], "nothing to do")])
+def test_embedding_anchor_needs_a_positive_strength_and_trained_vectors(argv, message):
+    from textcnn.settings import SettingsError
+
+    with pytest.raises(SettingsError, match=message):
+        train.parse_args(argv).resolved()
+
+
 def test_expand_vocab_adds_glove_words_after_training_and_measures_with_them(tiny_imdb, tmp_path):
     import numpy as np
 

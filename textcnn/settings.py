@@ -82,6 +82,7 @@ class RunSettings:
     freeze_embeddings: bool = False
     freeze_template_words: bool | None = None  # the templated sentences' sentiment words keep their initial vectors
     templates_skip_embeddings: str | None = None  # "all" or "scoped" templated sentences pass no gradient to the vectors
+    embedding_anchor: float | None = None  # each step pulls the word vectors toward their initial ones by lr x this; None: off
     # model
     filter_widths: list[int] = field(default_factory=lambda: [3, 4, 5])
     num_filters: int = 300
@@ -206,6 +207,11 @@ class RunSettings:
         if self.templates_skip_embeddings and not (self.synthetic and self.distill):
             raise SettingsError("--templates-skip-embeddings changes what the sentences of --synthetic train: use it "
                                 "with --synthetic (and --distill)")
+        if self.embedding_anchor is not None and self.embedding_anchor <= 0:
+            raise SettingsError(f"--embedding-anchor is a pull's strength: above 0, got {self.embedding_anchor}")
+        if self.embedding_anchor and self.freeze_embeddings:
+            raise SettingsError("--embedding-anchor pulls trained word vectors back: it has nothing to do with "
+                                "--freeze-embeddings")
         if self.short_repeats is not None and self.short_repeats < 1:
             raise SettingsError(f"--short-repeats counts passes per epoch: 1 or more, got {self.short_repeats}")
         if self.short_repeats and not ((self.spans or self.synthetic) and self.distill):
