@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import accuracy, common, expansion, inference, lexicon, memory, span_labels, train_step, training
+from benchmarks import (accuracy, common, expansion, inference, lexicon, memory, neighbours, span_labels, train_step,
+                        training)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SPLIT = {"val_fraction": 0.2, "seed": 3}  # train.py's split settings, as the model folder's metrics.json records them
@@ -214,7 +215,7 @@ def test_train_step_quick(tmp_path):
 
 
 @pytest.mark.parametrize("name", ["accuracy", "training", "inference", "memory", "train_step", "expansion",
-                                  "span_labels"])
+                                  "span_labels", "lexicon", "neighbours"])
 def test_scripts_run_as_files(name):
     done = subprocess.run([sys.executable, f"benchmarks/{name}.py", "--help"], cwd=REPO_ROOT,
                           capture_output=True, text=True, timeout=60)
@@ -250,3 +251,21 @@ def test_lexicon_auc_hand_checked(scores, expected):
     # in the third case the positive scored 1 falls below the negative scored 2, one pair of four
     assert lexicon.auc([True, True, False, False], scores, min_words=2) == expected
     assert lexicon.auc([True, True, False, False], scores, min_words=3) is None
+
+
+def test_neighbours_quick(model_dir, tmp_path):
+    out = tmp_path / "neighbours.json"
+    neighbours.main(["--quick", "--model", model_dir, "--output", str(out), "-k", "3", "great", "unheardof"])
+    record = read_record(out, "neighbours")
+    great, missing = record["results"]["great"], record["results"]["unheardof"]
+    assert great["trained"] and great["glove"] and great["id"] > 1
+    assert len(great["model"]) == len(great["glove_neighbours"]) == 3 and "great" not in great["model"]
+    assert missing == {"id": None}
+
+
+def test_nearest_words_by_cosine_hand_checked():
+    import numpy as np
+
+    vectors = np.array([[1.0, 0.0], [10.0, 1.0], [0.0, 1.0], [-1.0, 0.0]])  # cosine to "a": 0.995, 0, -1
+    assert neighbours.nearest(vectors, ["a", "b", "c", "d"], "a", 2) == ["b", "c"]
+    assert neighbours.nearest(vectors, ["a", "b", "c", "d"], "d", 3) == ["c", "b", "a"]
