@@ -52,7 +52,7 @@ from textcnn.data import (
     tokenize_dataset,
 )
 from textcnn.expansion import NEIGHBOURS, expanded_rows, new_words, with_rows
-from textcnn.glove import embedding_matrix, load_glove
+from textcnn.glove import GloVe, embedding_matrix, load_glove
 from textcnn.hub import (
     CARD,
     CURVES,
@@ -227,6 +227,10 @@ def parse_args(argv: list[str] | None = None) -> RunSettings:
                         "rate x A of the way (L2-SP): a word the reviews use often is pushed back every few steps and "
                         "goes where they take it; a rare one, pushed by a few uses, drifts back toward what GloVe "
                         "said it means (default: off)")
+    p.add_argument("--multichannel", action="store_true",
+                   help="Kim's CNN-multichannel: each word's row holds its initial vector twice, one copy kept as it is "
+                        "and one trained, and the filters read both, so a rare word the reviews move keeps its GloVe "
+                        "sense beside the reviews' (the saved table is twice as wide)")
     # model
     p.add_argument("--filter-widths", type=int, nargs="+", metavar="W", default=d.filter_widths, help="convolution widths (n-gram sizes)")
     p.add_argument("--num-filters", type=int, default=d.num_filters, help="filters per width (Kim: 100; more detectors help on long reviews)")
@@ -526,12 +530,14 @@ def read_or_prepare(settings: RunSettings) -> Prepared:
 
 def build_model(settings: RunSettings, data: Prepared, device: torch.device) -> TextCNN:
     """Kim's CNN over the words it trains on, its embeddings from the prepared vectors (if any)."""
-    config = TextCNNConfig(vocab_size=data.trained_size, embedding_dim=data.dim, filter_widths=tuple(settings.filter_widths),
-                           num_filters=settings.num_filters, dropout=settings.dropout,
-                           embedding_dropout=settings.embedding_dropout, max_tokens=settings.max_tokens)
+    channels = 2 if settings.multichannel else 1
+    config = TextCNNConfig(vocab_size=data.trained_size, embedding_dim=data.dim * channels,
+                           filter_widths=tuple(settings.filter_widths), num_filters=settings.num_filters,
+                           dropout=settings.dropout, embedding_dropout=settings.embedding_dropout,
+                           max_tokens=settings.max_tokens)
     model = TextCNN(config)
     if data.vectors is not None:
-        model.embedding.weight.data.copy_(torch.from_numpy(data.vectors))
+        model.embedding.weight.data.copy_(torch.from_numpy(np.tile(data.vectors, (1, channels))))
     model.embedding.weight.requires_grad_(not settings.freeze_embeddings)
     if settings.templates_skip_embeddings:
         plain = model.embedding
@@ -540,6 +546,8 @@ def build_model(settings: RunSettings, data: Prepared, device: torch.device) -> 
     model = model.to(device)
     if settings.freeze_template_words:
         keep_fixed(model, template_word_ids(data))
+    if settings.multichannel:
+        keep_static_channel(model, data.dim)
     return model
 
 
@@ -599,6 +607,16 @@ def anchor_embeddings(model: TextCNN, optimizer: torch.optim.Optimizer, strength
             weight.lerp_(start, min(1.0, group["lr"] * strength))  # at most all the way back
 
     optimizer.register_step_post_hook(pull)
+
+
+def keep_static_channel(model: TextCNN, dim: int) -> None:
+    """Training leaves the first ``dim`` columns of every embedding row as they are: the static channel
+    of Kim's CNN-multichannel, beside the trained copy in the other columns. A convolution over the
+    two side by side is Kim's filters applied to each channel and added."""
+    weight = model.embedding.weight
+    mask = torch.ones(1, weight.shape[1], device=weight.device, dtype=weight.dtype)  # made once, where the gradient is
+    mask[:, :dim] = 0
+    weight.register_hook(lambda grad: grad * mask)
 
 
 def build_optimizer(model: TextCNN, settings: RunSettings, total_steps: int):
@@ -779,7 +797,10 @@ def expand_vocabulary(model: TextCNN, data: Prepared, settings: RunSettings, bat
     report with its validation figures, which now read those words too."""
     words = data.vocab.itos
     trained = model.embedding.weight.detach().float().cpu().numpy()
-    rows = expanded_rows(trained, words[: data.trained_size], load_glove(settings.glove), words[data.trained_size:])
+    glove = load_glove(settings.glove)
+    if settings.multichannel:  # each channel started from the same vector: both move from GloVe's
+        glove = GloVe(glove.words, np.tile(glove.vectors, (1, 2)))
+    rows = expanded_rows(trained, words[: data.trained_size], glove, words[data.trained_size:])
     model = with_rows(model, rows)
     loss, accuracy = evaluate_split(model, data.validation, batches, device=device, progress=not settings.no_progress,
                                     desc="validation")

@@ -211,6 +211,49 @@ def test_embedding_anchor_needs_a_positive_strength_and_trained_vectors(argv, me
         train.parse_args(argv).resolved()
 
 
+def test_multichannel_keeps_one_copy_of_the_vectors_and_trains_the_other(tiny_imdb, tiny_glove, tmp_path):
+    out = tmp_path / "model"
+    train.main(["--dataset", str(tiny_imdb), "--dry-run", "--output-dir", str(out), "--no-progress", "--glove",
+                str(tiny_glove), "--no-adapt-embeddings", "--multichannel", "--num-proc", "1"])
+    loaded = load_model(out)
+    assert loaded.model.config.embedding_dim == 8  # the 4-dimensional vectors, twice
+    great = loaded.model.embedding.weight[loaded.vocab.stoi["great"]].tolist()
+    assert great[:4] == [1.0, 0.0, 0.0, 0.0]  # the static channel
+    assert great[4:] != [1.0, 0.0, 0.0, 0.0]  # the trained one
+
+
+def test_multichannel_expansion_places_new_words_in_both_channels(tiny_imdb, tmp_path):
+    import numpy as np
+
+    from benchmarks.common import FILLER, NEGATIVE, POSITIVE
+    from textcnn.expansion import expanded_rows
+    from textcnn.glove import GloVe, read_glove_text
+
+    rng = np.random.default_rng(0)
+    glove_file = tmp_path / "glove.txt"  # every word of the toy reviews, then one they never use
+    glove_file.write_text("".join(f"{word} {' '.join(f'{x:.3f}' for x in rng.normal(size=4))}\n"
+                                  for word in [*POSITIVE, *NEGATIVE, *FILLER, "splendid"]), encoding="utf-8")
+    out = tmp_path / "model"
+    train.main(["--dataset", str(tiny_imdb), "--dry-run", "--output-dir", str(out), "--no-progress", "--glove",
+                str(glove_file), "--no-adapt-embeddings", "--expand-vocab", "100", "--multichannel", "--num-proc", "1"])
+    loaded = load_model(out)
+    words, weights = loaded.vocab.itos, loaded.model.embedding.weight.detach().numpy()
+    assert words[-1] == "splendid" and weights.shape[1] == 8
+    glove = read_glove_text(glove_file)
+    doubled = GloVe(glove.words, np.tile(glove.vectors, (1, 2)))
+    np.testing.assert_allclose(weights[-1:], expanded_rows(weights[:-1], words[:-1], doubled, ["splendid"]), rtol=1e-6)
+    static = weights[-1, :4] - glove.vectors[glove.words.index("splendid")]  # moved as its neighbours' static rows:
+    assert np.allclose(static, 0, atol=1e-6)  # not at all, as they started from GloVe unadapted
+
+
+@pytest.mark.parametrize("argv", [["--glove", "none"], ["--freeze-embeddings"]])
+def test_multichannel_needs_initial_vectors_that_train(argv):
+    from textcnn.settings import SettingsError
+
+    with pytest.raises(SettingsError, match="--multichannel"):
+        train.parse_args([*argv, "--multichannel"]).resolved()
+
+
 def test_expand_vocab_adds_glove_words_after_training_and_measures_with_them(tiny_imdb, tmp_path):
     import numpy as np
 

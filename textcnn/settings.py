@@ -83,6 +83,7 @@ class RunSettings:
     freeze_template_words: bool | None = None  # the templated sentences' sentiment words keep their initial vectors
     templates_skip_embeddings: str | None = None  # "all" or "scoped" templated sentences pass no gradient to the vectors
     embedding_anchor: float | None = None  # each step pulls the word vectors toward their initial ones by lr x this; None: off
+    multichannel: bool = False  # Kim's CNN-multichannel: a frozen copy of the initial vectors beside the trained ones
     # model
     filter_widths: list[int] = field(default_factory=lambda: [3, 4, 5])
     num_filters: int = 300
@@ -212,6 +213,9 @@ class RunSettings:
         if self.embedding_anchor and self.freeze_embeddings:
             raise SettingsError("--embedding-anchor pulls trained word vectors back: it has nothing to do with "
                                 "--freeze-embeddings")
+        if self.multichannel and (self.glove == "none" or self.freeze_embeddings):
+            raise SettingsError("--multichannel keeps a frozen copy of the initial word vectors beside trained ones: it "
+                                "needs initial vectors (not --glove none) and trained ones (not --freeze-embeddings)")
         if self.short_repeats is not None and self.short_repeats < 1:
             raise SettingsError(f"--short-repeats counts passes per epoch: 1 or more, got {self.short_repeats}")
         if self.short_repeats and not ((self.spans or self.synthetic) and self.distill):
