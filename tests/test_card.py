@@ -142,6 +142,12 @@ def test_card_says_when_the_embeddings_were_frozen(metrics):
     assert "training reviews, then kept fixed during training" in str(model_card(CONFIG, metrics))
 
 
+def test_card_says_when_the_embeddings_have_a_static_channel(metrics):
+    metrics["args"].update(glove="6B.50d", adapt_embeddings=False, multichannel=True)
+    assert ("GloVe 6B.50d vectors, then laid twice side by side, one copy kept fixed during training and one "
+            "fine-tuned (Kim's multichannel)") in str(model_card(CONFIG, metrics))
+
+
 def test_card_describes_distillation_only_when_it_happened(metrics):
     assert "Distillation" not in str(model_card(CONFIG, metrics))
     metrics["teacher"] = {"kind": "NB-weighted logistic regression, binary word 1-3 grams", "C": 1.0,

@@ -88,7 +88,12 @@ def _overview(config: dict, metrics: dict) -> str:
     settings = RunSettings.from_dict(metrics["args"]) if metrics.get("args") else None
     glove = settings.glove if settings else metrics.get("glove")
     frozen = bool(settings and settings.freeze_embeddings)
-    tuned = "kept fixed during training" if frozen else "fine-tuned"
+    if frozen:
+        tuned = "kept fixed during training"
+    elif settings and settings.multichannel:
+        tuned = "laid twice side by side, one copy kept fixed during training and one fine-tuned (Kim's multichannel)"
+    else:
+        tuned = "fine-tuned"
     if not glove or glove == "none":
         init = "randomly initialised" + (" and kept fixed" if frozen else " and trained")
     elif glove == "word2vec":
