@@ -236,6 +236,9 @@ def parse_args(argv: list[str] | None = None) -> RunSettings:
     p.add_argument("--num-filters", type=int, default=d.num_filters, help="filters per width (Kim: 100; more detectors help on long reviews)")
     p.add_argument("--dropout", type=float, default=d.dropout, help="dropout on the pooled features (Kim: 0.5; distillation's soft labels regularise too)")
     p.add_argument("--embedding-dropout", type=float, default=d.embedding_dropout, help="probability of dropping a whole token vector during training (regularises the fine-tuned embeddings)")
+    p.add_argument("--unk-dropout", type=float, metavar="P", default=d.unk_dropout,
+                   help="word dropout: each training token is read as <unk> with probability P, so <unk> learns how an "
+                        "unknown word (a typo, a rare word) reads where it stands, after 'not' too (default: off)")
     # optimisation
     p.add_argument("--epochs", type=int, default=d.epochs, help="training epochs; the best one on validation is kept")
     p.add_argument("--batch-size", type=int, default=d.batch_size, help="reviews per batch")
@@ -641,7 +644,7 @@ def make_batches(settings: RunSettings, config: TextCNNConfig, device: torch.dev
     return Batches(train_data, batch_size=settings.batch_size, bucket=not settings.no_bucket,
                    steps_per_epoch=min(steps, DRY_RUN_STEPS) if settings.dry_run else steps,
                    min_length=config.min_length, multiple=64 if device.type == "cuda" else 1,
-                   rng=np.random.default_rng(settings.seed))
+                   rng=np.random.default_rng(settings.seed), unk_dropout=settings.unk_dropout or 0.0)
 
 
 def short_rows(data: Prepared) -> np.ndarray:

@@ -254,6 +254,17 @@ def test_multichannel_needs_initial_vectors_that_train(argv):
         train.parse_args([*argv, "--multichannel"]).resolved()
 
 
+def test_unk_dropout_trains_through_the_script_and_is_a_probability(tiny_imdb, tiny_glove, tmp_path):
+    from textcnn.settings import SettingsError
+
+    out = tmp_path / "model"
+    metrics = train.main(["--dataset", str(tiny_imdb), "--dry-run", "--output-dir", str(out), "--no-progress",
+                          "--glove", str(tiny_glove), "--no-adapt-embeddings", "--unk-dropout", "0.2", "--num-proc", "1"])
+    assert metrics["args"]["unk_dropout"] == 0.2 and load_model(out).model is not None
+    with pytest.raises(SettingsError, match="a probability"):
+        train.parse_args(["--unk-dropout", "1"]).resolved()
+
+
 def test_expand_vocab_adds_glove_words_after_training_and_measures_with_them(tiny_imdb, tmp_path):
     import numpy as np
 

@@ -6,7 +6,7 @@ import torch
 
 from textcnn.data import EncodedSplit
 from textcnn.model import TextCNN, TextCNNConfig
-from textcnn.training import Batches, evaluate, evaluate_split, fit, split_logits, train_epoch
+from textcnn.training import Batches, as_unknown, evaluate, evaluate_split, fit, split_logits, train_epoch
 
 
 def toy_model(seed: int = 0) -> TextCNN:
@@ -112,3 +112,34 @@ def test_fit_marks_the_best_epoch_by_validation_accuracy():
     assert [r.epoch for r in history] == [1, 2, 3]
     best = max(history, key=lambda r: (r.val_accuracy, -r.val_loss))
     assert best_states[-1][0] == best.epoch
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_word_dropout_replaces_tokens_with_unk_at_its_rate_and_never_padding(seed):
+    ids = torch.randint(2, 50, (64, 40), generator=torch.Generator().manual_seed(seed))
+    ids[:, 30:] = 0  # padding
+    rng = np.random.default_rng(seed)
+    assert torch.equal(as_unknown(ids, 0.0, rng), ids)
+    dropped = as_unknown(ids, 0.25, rng)
+    replaced = dropped != ids
+    assert (dropped[replaced] == 1).all() and not replaced[:, 30:].any()
+    assert replaced[:, :30].float().mean().item() == pytest.approx(0.25, abs=0.03)
+    assert torch.equal(as_unknown(ids, 1 - 1e-12, rng)[:, :30], torch.ones(64, 30, dtype=ids.dtype))
+
+
+def test_training_batches_read_tokens_as_unk_only_with_word_dropout():
+    rng = np.random.default_rng(0)
+    split = EncodedSplit([rng.integers(2, 20, size=12) for _ in range(40)], rng.integers(0, 2, size=40))
+
+    def first_epoch(share: float) -> list[torch.Tensor]:
+        batches = Batches(split, batch_size=8, bucket=False, steps_per_epoch=5, min_length=3, multiple=1,
+                          rng=np.random.default_rng(1), unk_dropout=share)
+        loader, count = batches.training(1)
+        return [ids for ids, _ in loader]
+
+    plain, dropped = first_epoch(0.0), first_epoch(0.3)
+    assert len(plain) == len(dropped) == 5
+    assert not any((ids == 1).any() for ids in plain)
+    for before, after in zip(plain, dropped):  # the same batches, some tokens read as <unk>
+        changed = before != after
+        assert changed.any() and (after[changed] == 1).all()

@@ -89,6 +89,7 @@ class RunSettings:
     num_filters: int = 300
     dropout: float = 0.2
     embedding_dropout: float = 0.05
+    unk_dropout: float | None = None  # chance that a training token is read as <unk> (word dropout); None: off
     # optimisation
     epochs: int = 3
     batch_size: int = 50
@@ -216,6 +217,8 @@ class RunSettings:
         if self.multichannel and (self.glove == "none" or self.freeze_embeddings):
             raise SettingsError("--multichannel keeps a frozen copy of the initial word vectors beside trained ones: it "
                                 "needs initial vectors (not --glove none) and trained ones (not --freeze-embeddings)")
+        if self.unk_dropout is not None and not 0 <= self.unk_dropout < 1:
+            raise SettingsError(f"--unk-dropout is a probability: from 0 to below 1, got {self.unk_dropout}")
         if self.short_repeats is not None and self.short_repeats < 1:
             raise SettingsError(f"--short-repeats counts passes per epoch: 1 or more, got {self.short_repeats}")
         if self.short_repeats and not ((self.spans or self.synthetic) and self.distill):

@@ -16,6 +16,7 @@ from textcnn.data import EncodedSplit, batch_indices, iterate_batches
 from textcnn.lookup import LookupTextCNN
 from textcnn.model import TextCNN
 from textcnn.precision import autocast
+from textcnn.vocab import PAD_ID, UNK_ID
 
 PROGRESS_EVERY = 50  # steps between updates of the progress bar's running loss and accuracy
 
@@ -56,11 +57,15 @@ class Batches:
     multiple: int  # padded lengths are rounded up to a multiple of this
     rng: np.random.Generator  # checkpointed with the model, so a resumed run draws the same batches
     eval_batch_size: int = 256
+    unk_dropout: float = 0.0  # chance that a training token is read as <unk> (word dropout)
 
     def training(self, epoch: int) -> tuple[Iterable, int]:
         order = batch_indices(self.train_data.lengths, self.batch_size, self.rng, bucket=self.bucket)
         batches = order[: self.steps_per_epoch]
-        return iterate_batches(self.train_data, batches, self.min_length, self.multiple), len(batches)
+        loader = iterate_batches(self.train_data, batches, self.min_length, self.multiple)
+        if self.unk_dropout:
+            loader = ((as_unknown(ids, self.unk_dropout, self.rng), targets) for ids, targets in loader)
+        return loader, len(batches)
 
     def evaluation(self, split: EncodedSplit) -> tuple[Iterable, int]:
         batches = self.evaluation_order(split)
@@ -69,6 +74,16 @@ class Batches:
     def evaluation_order(self, split: EncodedSplit) -> list[np.ndarray]:
         """The rows of each evaluation batch, in :meth:`evaluation`'s order (not shuffled)."""
         return batch_indices(split.lengths, self.eval_batch_size, None, bucket=self.bucket)
+
+
+def as_unknown(ids: torch.Tensor, share: float, rng: np.random.Generator) -> torch.Tensor:
+    """``ids`` with each token (not padding) replaced by ``<unk>`` with probability ``share``: word
+    dropout (Iyyer et al. 2015, "Deep Unordered Composition Rivals Syntactic Methods for Text
+    Classification"; Bowman et al. 2016). The ``<unk>`` row then learns how an unknown word reads in
+    its context, "not ..." included, from the words it stands for, instead of from the few rare
+    words and typos outside the vocabulary."""
+    replaced = torch.from_numpy(rng.random(tuple(ids.shape)) < share) & (ids != PAD_ID)  # (B, T)
+    return ids.masked_fill(replaced, UNK_ID)
 
 
 def to_device(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
