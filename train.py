@@ -547,10 +547,10 @@ def build_model(settings: RunSettings, data: Prepared, device: torch.device) -> 
         model.embedding = AliasedEmbedding(plain.num_embeddings, plain.embedding_dim, padding_idx=plain.padding_idx,
                                            _weight=plain.weight)
     model = model.to(device)
-    if settings.freeze_template_words:
-        keep_fixed(model, template_word_ids(data))
-    if settings.multichannel:
-        keep_static_channel(model, data.dim)
+    fixed_rows = template_word_ids(data) if settings.freeze_template_words else []
+    static_columns = data.dim if settings.multichannel else 0
+    if fixed_rows or static_columns:
+        keep_fixed(model, fixed_rows, static_columns)
     return model
 
 
@@ -582,14 +582,23 @@ def template_word_ids(data: Prepared) -> list[int]:
     return sorted({i for i in ids if UNK_ID < i < data.trained_size})
 
 
-def keep_fixed(model: TextCNN, ids: list[int]) -> None:
-    """Training leaves these embedding rows as they are: their gradient is zeroed (the embeddings
-    have no weight decay, so AdamW then leaves them unmoved). The templated sentences then teach
-    the filters what "not" or "but" does to a kind of word, and cannot teach it word by word by
-    moving the rows of their own few words, which words the templates never use would not follow."""
+def keep_fixed(model: TextCNN, rows: list[int], columns: int = 0) -> None:
+    """Training leaves these parts of the embedding table as they are: their gradient is zeroed (the
+    embeddings have no weight decay, so AdamW then leaves them unmoved).
+
+    - ``rows``, the templates' own sentiment words: the templated sentences then teach the filters
+      what "not" or "but" does to a kind of word, and cannot teach it word by word by moving the rows
+      of their own few words, which words the templates never use would not follow.
+    - The first ``columns`` columns of every row: the static channel of Kim's CNN-multichannel, beside
+      the trained copy in the other columns (a convolution over the two side by side is Kim's filters
+      applied to each channel and added).
+    """
     weight = model.embedding.weight
-    mask = torch.ones(weight.shape[0], 1, device=weight.device, dtype=weight.dtype)  # made once, where the gradient is
-    mask[ids] = 0
+    # made once, where the gradient is; (V, 1), (1, E) or (V, E), as the parts need
+    mask = torch.ones(weight.shape[0] if rows else 1, weight.shape[1] if columns else 1, device=weight.device,
+                      dtype=weight.dtype)
+    mask[rows] = 0
+    mask[:, :columns] = 0
     weight.register_hook(lambda grad: grad * mask)
 
 
@@ -610,16 +619,6 @@ def anchor_embeddings(model: TextCNN, optimizer: torch.optim.Optimizer, strength
             weight.lerp_(start, min(1.0, group["lr"] * strength))  # at most all the way back
 
     optimizer.register_step_post_hook(pull)
-
-
-def keep_static_channel(model: TextCNN, dim: int) -> None:
-    """Training leaves the first ``dim`` columns of every embedding row as they are: the static channel
-    of Kim's CNN-multichannel, beside the trained copy in the other columns. A convolution over the
-    two side by side is Kim's filters applied to each channel and added."""
-    weight = model.embedding.weight
-    mask = torch.ones(1, weight.shape[1], device=weight.device, dtype=weight.dtype)  # made once, where the gradient is
-    mask[:, :dim] = 0
-    weight.register_hook(lambda grad: grad * mask)
 
 
 def build_optimizer(model: TextCNN, settings: RunSettings, total_steps: int):

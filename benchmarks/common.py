@@ -142,6 +142,13 @@ def load_pipeline(model: str, method: str = "conv"):
     return pipeline, time.perf_counter() - started
 
 
+def trained_vocab_size(pipeline) -> int:
+    """How many of the model's vocabulary ids it trained on: all of them, less the words vocabulary
+    expansion added after training (its metrics.json says how many)."""
+    expansion = (pipeline.metrics or {}).get("vocab_expansion") or {}
+    return len(pipeline.vocab) - expansion.get("added", 0)
+
+
 def positive_log_odds(pipeline, texts: list[str]) -> list[float]:
     """log P(positive) - log P(negative) of each text, as ``pipeline`` predicts it (raw text in)."""
     import math

@@ -35,11 +35,29 @@ def parse_args(argv: list[str] | None):
                    help="N: the expansion takes the words among GloVe's first N that the vocabulary lacks")
     p.add_argument("--neighbours", type=int, nargs="+", default=[5, 20],
                    help="k: trained words whose mean movement each new word follows")
+    add_glove_argument(p)
+    p.add_argument("--sentences", type=Path, default=None, help="parquet of short labelled sentences (as behavior.py)")
+    return p.parse_args(argv)
+
+
+def add_glove_argument(p) -> None:
     p.add_argument("--glove", default=None,
                    help="6B.50d, 6B.100d or a GloVe text file (default: the model's own, from its metrics.json; "
                         "with --quick, random vectors of the model's size)")
-    p.add_argument("--sentences", type=Path, default=None, help="parquet of short labelled sentences (as behavior.py)")
-    return p.parse_args(argv)
+
+
+def glove_source(args, metrics: dict) -> str:
+    """The GloVe vectors ``--glove`` names, else those the model started from (its metrics.json)."""
+    return args.glove or metrics.get("args", {}).get("glove", "6B.50d")
+
+
+def model_glove(args, metrics: dict, vocab, dim: int):
+    """The vectors of :func:`glove_source`; with --quick and no --glove, :func:`quick_glove`'s stand-in."""
+    from textcnn.glove import load_glove
+
+    if args.quick and not args.glove:
+        return quick_glove(vocab, dim, args.seed)
+    return load_glove(glove_source(args, metrics))
 
 
 def quick_glove(vocab, dim: int, seed: int):
@@ -58,7 +76,6 @@ def main(argv: list[str] | None = None) -> dict:
     from benchmarks.accuracy import training_metrics, validation_split
     from textcnn.data import stratified_split
     from textcnn.expansion import expanded_rows, new_words, with_rows
-    from textcnn.glove import load_glove
     from textcnn.pipeline import SentimentPipeline
     from textcnn.vocab import Vocab
 
@@ -74,9 +91,8 @@ def main(argv: list[str] | None = None) -> dict:
     texts, labels = data["train"]
     _, val_idx = stratified_split(labels, *validation_split(metrics))
     val_texts, val_labels = [texts[i] for i in val_idx], np.asarray([labels[i] for i in val_idx])
-    glove_source = args.glove or metrics.get("args", {}).get("glove", "6B.50d")
-    glove = (quick_glove(pipeline.vocab, pipeline.model.config.embedding_dim, args.seed)
-             if args.quick and not args.glove else load_glove(glove_source))
+    source_of_vectors = glove_source(args, metrics)
+    glove = model_glove(args, metrics, pipeline.vocab, pipeline.model.config.embedding_dim)
     cases = build_suite()
     sentences, sentence_labels, sources, sentences_from = load_sentences(args.sentences, args.quick, args.seed)
     trained = pipeline.model.embedding.weight.detach().numpy()
@@ -98,7 +114,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     quick = " (QUICK: a small slice, not a measurement)" if args.quick else ""
     print(f"## Vocabulary expansion of {args.model}{quick}\n")
-    print(f"GloVe {glove_source if not (args.quick and not args.glove) else 'stand-in'}; {len(val_texts):,} "
+    print(f"GloVe {source_of_vectors if not (args.quick and not args.glove) else 'stand-in'}; {len(val_texts):,} "
           f"validation reviews; {len(cases)} suite cases; sentences from {sentences_from}; "
           f"{common.describe_machine(info)}\n")
     first = next(iter(results.values()))
@@ -108,7 +124,7 @@ def main(argv: list[str] | None = None) -> dict:
           *(f"{r['capabilities'][c]['rate']:.1%}" for c in SHOWN),
           *(f"{s['accuracy']:.1%}" for s in r["short_sentences"].values())]
          for name, r in results.items()]))
-    record = {"config": {"model": args.model, "dataset": source, "glove": glove_source, "sentences": sentences_from,
+    record = {"config": {"model": args.model, "dataset": source, "glove": source_of_vectors, "sentences": sentences_from,
                          "validation_reviews": len(val_texts), "cases": len(cases)},
               "results": results, "target_met": {}}
     common.write_results("expansion", args, argv, record, info)

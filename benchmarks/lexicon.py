@@ -84,8 +84,6 @@ def auc(positive: list[bool], scores: list[float], min_words: int = MIN_WORDS) -
 
 
 def main(argv: list[str] | None = None) -> dict:
-    from benchmarks.accuracy import training_metrics
-
     args = parse_args(argv)
     if args.lexicon is None and not args.quick:
         sys.exit("error: pass --lexicon (pip download --no-deps afinn==0.1 -d downloads), or --quick")
@@ -93,9 +91,7 @@ def main(argv: list[str] | None = None) -> dict:
     info = common.machine()
     pipeline, _ = common.load_pipeline(args.model)
     lexicon = read_afinn(args.lexicon) if args.lexicon else quick_lexicon()
-    metrics = training_metrics(pipeline)
-    expansion = metrics.get("vocab_expansion") or {}
-    trained_size = len(pipeline.vocab) - expansion.get("added", 0)
+    trained_size = common.trained_vocab_size(pipeline)
     min_words = 1 if args.quick else MIN_WORDS
 
     results = {}

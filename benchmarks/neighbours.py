@@ -21,7 +21,7 @@ if __package__ in (None, ""):  # run as a file: make the repo importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks import common  # noqa: E402
-from benchmarks.expansion import quick_glove  # noqa: E402
+from benchmarks.expansion import add_glove_argument, glove_source, model_glove  # noqa: E402
 from textcnn.vocab import PAD_ID, UNK_ID  # noqa: E402
 
 
@@ -29,9 +29,7 @@ def parse_args(argv: list[str] | None):
     p = common.base_parser(__doc__)
     p.add_argument("words", nargs="+", help="the words to place")
     p.add_argument("-k", type=int, default=10, help="neighbours listed per word")
-    p.add_argument("--glove", default=None,
-                   help="6B.50d, 6B.100d or a GloVe text file (default: the model's own, from its metrics.json; "
-                        "with --quick, random vectors of the model's size)")
+    add_glove_argument(p)
     return p.parse_args(argv)
 
 
@@ -46,21 +44,21 @@ def nearest(vectors, words: list[str], word: str, k: int) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    from textcnn.glove import load_glove
-
     args = parse_args(argv)
     common.set_threads(args.threads)
     pipeline, _ = common.load_pipeline(args.model)
-    vocab = pipeline.vocab.itos
-    glove_source = args.glove or (pipeline.metrics or {}).get("args", {}).get("glove", "6B.50d")
+    vocab, metrics = pipeline.vocab.itos, pipeline.metrics or {}
     stand_in = args.quick and not args.glove
+    source = "stand-in" if stand_in else glove_source(args, metrics)
     table = pipeline.model.embedding.weight.detach().float().numpy()
-    glove = quick_glove(pipeline.vocab, table.shape[1], args.seed) if stand_in else load_glove(glove_source)
+    glove = model_glove(args, metrics, pipeline.vocab, table.shape[1])
 
+    # the two tables over the same words, gathered once for every word asked about
     index = {word: row for row, word in enumerate(glove.words)}
     ids = [i for i, word in enumerate(vocab) if i not in (PAD_ID, UNK_ID) and word in index]
     shared = [vocab[i] for i in ids]
-    trained_size = len(vocab) - ((pipeline.metrics or {}).get("vocab_expansion") or {}).get("added", 0)
+    model_rows, glove_rows = table[ids], glove.vectors[[index[w] for w in shared]]
+    trained_size = common.trained_vocab_size(pipeline)
     results = {}
     for word in args.words:
         if word not in pipeline.vocab.stoi or word in (vocab[PAD_ID], vocab[UNK_ID]):
@@ -69,15 +67,15 @@ def main(argv: list[str] | None = None) -> dict:
         word_id = pipeline.vocab.stoi[word]
         row = {"id": word_id, "trained": word_id < trained_size, "glove": word in index}
         if row["glove"]:
-            row["model"] = nearest(table[ids], shared, word, args.k)
-            row["glove_neighbours"] = nearest(glove.vectors[[index[w] for w in shared]], shared, word, args.k)
-        else:
-            words = [vocab[i] for i in range(len(vocab)) if i not in (PAD_ID, UNK_ID)]
-            row["model"] = nearest(table[[pipeline.vocab.stoi[w] for w in words]], words, word, args.k)
+            row["model"] = nearest(model_rows, shared, word, args.k)
+            row["glove_neighbours"] = nearest(glove_rows, shared, word, args.k)
+        else:  # among every word the model has, GloVe's or not
+            words = vocab[UNK_ID + 1:]
+            row["model"] = nearest(table[UNK_ID + 1:], words, word, args.k)
         results[word] = row
 
     quick = " (QUICK: stand-in vectors, not a measurement)" if args.quick else ""
-    print(f"## Nearest words in {args.model} and in GloVe {'stand-in' if stand_in else glove_source}{quick}\n")
+    print(f"## Nearest words in {args.model} and in GloVe {source}{quick}\n")
     rows = []
     for word, row in results.items():
         if row["id"] is None:
@@ -87,7 +85,7 @@ def main(argv: list[str] | None = None) -> dict:
             rows.append([word, f"{row['id']:,} ({kind})", ", ".join(row["model"]),
                          ", ".join(row.get("glove_neighbours", ["(GloVe lacks it)"]))])
     print(common.markdown_table(["word", "id", "nearest in the model", "nearest in GloVe"], rows))
-    record = {"config": {"model": args.model, "glove": "stand-in" if stand_in else glove_source, "k": args.k},
+    record = {"config": {"model": args.model, "glove": source, "k": args.k},
               "results": results, "target_met": {}}
     common.write_results("neighbours", args, argv, record)
     return record
