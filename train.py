@@ -239,6 +239,9 @@ def parse_args(argv: list[str] | None = None) -> RunSettings:
     p.add_argument("--unk-dropout", type=float, metavar="P", default=d.unk_dropout,
                    help="word dropout: each training token is read as <unk> with probability P, so <unk> learns how an "
                         "unknown word (a typo, a rare word) reads where it stands, after 'not' too (default: off)")
+    p.add_argument("--unk-dropout-reviews", action="store_true", default=d.unk_dropout_reviews,
+                   help="word dropout reads the whole reviews only, not the short texts (spans, templated sentences, "
+                        "rated snippets): a review's label survives a word it loses, a short sentence's may not")
     # optimisation
     p.add_argument("--epochs", type=int, default=d.epochs, help="training epochs; the best one on validation is kept")
     p.add_argument("--batch-size", type=int, default=d.batch_size, help="reviews per batch")
@@ -636,14 +639,23 @@ def build_optimizer(model: TextCNN, settings: RunSettings, total_steps: int):
     return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: max(0.0, 1 - step / total_steps))
 
 
-def make_batches(settings: RunSettings, config: TextCNNConfig, device: torch.device, train_data: EncodedSplit) -> Batches:
+def make_batches(settings: RunSettings, config: TextCNNConfig, device: torch.device, train_data: EncodedSplit,
+                 unk_rows: np.ndarray | None = None) -> Batches:
     steps = math.ceil(len(train_data) / settings.batch_size)
     # cuDNN picks (and with benchmark on, times) its kernels per input shape: lengths rounded up to a
     # multiple of 64 leave a few dozen shapes instead of hundreds; the padding is masked, so results hold
     return Batches(train_data, batch_size=settings.batch_size, bucket=not settings.no_bucket,
                    steps_per_epoch=min(steps, DRY_RUN_STEPS) if settings.dry_run else steps,
                    min_length=config.min_length, multiple=64 if device.type == "cuda" else 1,
-                   rng=np.random.default_rng(settings.seed), unk_dropout=settings.unk_dropout or 0.0)
+                   rng=np.random.default_rng(settings.seed), unk_dropout=settings.unk_dropout or 0.0,
+                   unk_rows=unk_rows)
+
+
+def review_rows(data: Prepared, train_data: EncodedSplit) -> np.ndarray:
+    """Which rows of the training split are whole reviews (bool per row): the labelled ones and the
+    teacher's unlabelled ones, before the short texts (see :func:`short_rows`)."""
+    reviews = len(data.labelled) + (data.teacher["unlabelled_reviews"] if data.teacher else 0)
+    return np.arange(len(train_data)) < reviews
 
 
 def short_rows(data: Prepared) -> np.ndarray:
@@ -902,7 +914,8 @@ def main(argv: list[str] | None = None) -> dict:
     times["prepared"] = time.perf_counter()
 
     model = build_model(settings, data, device)
-    batches = make_batches(settings, model.config, device, train_data)
+    batches = make_batches(settings, model.config, device, train_data,
+                           review_rows(data, train_data) if settings.unk_dropout_reviews else None)
     optimizer, scheduler = build_optimizer(model, settings, total_steps=batches.steps_per_epoch * settings.epochs)
     if settings.embedding_anchor:
         anchor_embeddings(model, optimizer, settings.embedding_anchor)

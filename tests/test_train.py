@@ -265,6 +265,27 @@ def test_unk_dropout_trains_through_the_script_and_is_a_probability(tiny_imdb, t
         train.parse_args(["--unk-dropout", "1"]).resolved()
 
 
+def test_unk_dropout_reviews_drops_words_in_the_whole_reviews_only(tiny_imdb, monkeypatch, tmp_path):
+    from textcnn.settings import SettingsError
+
+    seen = {}
+    real = train.make_batches
+
+    def spy(settings, config, device, train_data, unk_rows=None):
+        seen.update(train_data=train_data, unk_rows=unk_rows)
+        return real(settings, config, device, train_data, unk_rows)
+
+    monkeypatch.setattr(train, "make_batches", spy)
+    metrics = train.main(["--dataset", str(tiny_imdb), "--dry-run", "--output-dir", str(tmp_path / "model"),
+                          "--no-progress", "--glove", "none", "--distill-reviews", "7", "--spans", "30",
+                          "--unk-dropout", "0.2", "--unk-dropout-reviews", "--num-proc", "1"])
+    reviews = metrics["examples"]["train"] + 7
+    assert len(seen["unk_rows"]) == len(seen["train_data"]) == reviews + 30
+    assert seen["unk_rows"][:reviews].all() and not seen["unk_rows"][reviews:].any()
+    with pytest.raises(SettingsError, match="use it with --unk-dropout"):
+        train.parse_args(["--unk-dropout-reviews"]).resolved()
+
+
 def test_expand_vocab_adds_glove_words_after_training_and_measures_with_them(tiny_imdb, tmp_path):
     import numpy as np
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from textcnn.data import EncodedSplit
+from textcnn.data import EncodedSplit, batch_indices
 from textcnn.model import TextCNN, TextCNNConfig
 from textcnn.training import Batches, as_unknown, evaluate, evaluate_split, fit, split_logits, train_epoch
 
@@ -125,6 +125,29 @@ def test_word_dropout_replaces_tokens_with_unk_at_its_rate_and_never_padding(see
     assert (dropped[replaced] == 1).all() and not replaced[:, 30:].any()
     assert replaced[:, :30].float().mean().item() == pytest.approx(0.25, abs=0.03)
     assert torch.equal(as_unknown(ids, 1 - 1e-12, rng)[:, :30], torch.ones(64, 30, dtype=ids.dtype))
+
+
+def test_word_dropout_reads_only_the_rows_it_is_given():
+    ids = torch.arange(2, 2 + 8 * 400).reshape(8, 400)
+    rows = torch.tensor([True, False] * 4)
+    dropped = as_unknown(ids, 0.5, np.random.default_rng(0), rows)
+    assert torch.equal(dropped[~rows], ids[~rows])
+    assert (dropped[rows] == 1).float().mean().item() == pytest.approx(0.5, abs=0.05)
+    # the same draws as without a mask, so a run's batches do not depend on which rows are read
+    assert torch.equal(dropped[rows], as_unknown(ids, 0.5, np.random.default_rng(0))[rows])
+
+
+def test_training_batches_drop_words_only_in_the_rows_named():
+    rng = np.random.default_rng(0)
+    split = EncodedSplit([rng.integers(2, 20, size=12) for _ in range(40)], rng.integers(0, 2, size=40))
+    reviews = np.arange(40) < 25
+    batches = Batches(split, batch_size=8, bucket=False, steps_per_epoch=5, min_length=3, multiple=1,
+                      rng=np.random.default_rng(1), unk_dropout=0.5, unk_rows=reviews)
+    order = batch_indices(split.lengths, 8, np.random.default_rng(1), bucket=False)
+    loader, _ = batches.training(1)
+    for index, (ids, _) in zip(order, loader):
+        has_unk = (ids == 1).any(dim=1).numpy()
+        assert not has_unk[~reviews[index]].any() and has_unk[reviews[index]].all()
 
 
 def test_training_batches_read_tokens_as_unk_only_with_word_dropout():

@@ -90,6 +90,7 @@ class RunSettings:
     dropout: float = 0.2
     embedding_dropout: float = 0.05
     unk_dropout: float | None = None  # chance that a training token is read as <unk> (word dropout); None: off
+    unk_dropout_reviews: bool | None = None  # word dropout reads the whole reviews only, not the short texts
     # optimisation
     epochs: int = 3
     batch_size: int = 50
@@ -219,6 +220,8 @@ class RunSettings:
                                 "needs initial vectors (not --glove none) and trained ones (not --freeze-embeddings)")
         if self.unk_dropout is not None and not 0 <= self.unk_dropout < 1:
             raise SettingsError(f"--unk-dropout is a probability: from 0 to below 1, got {self.unk_dropout}")
+        if self.unk_dropout_reviews and not self.unk_dropout:
+            raise SettingsError("--unk-dropout-reviews says which texts word dropout reads: use it with --unk-dropout")
         if self.short_repeats is not None and self.short_repeats < 1:
             raise SettingsError(f"--short-repeats counts passes per epoch: 1 or more, got {self.short_repeats}")
         if self.short_repeats and not ((self.spans or self.synthetic) and self.distill):

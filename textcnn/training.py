@@ -58,14 +58,20 @@ class Batches:
     rng: np.random.Generator  # checkpointed with the model, so a resumed run draws the same batches
     eval_batch_size: int = 256
     unk_dropout: float = 0.0  # chance that a training token is read as <unk> (word dropout)
+    unk_rows: np.ndarray | None = None  # which training rows word dropout reads (bool per row); None: all
 
     def training(self, epoch: int) -> tuple[Iterable, int]:
         order = batch_indices(self.train_data.lengths, self.batch_size, self.rng, bucket=self.bucket)
         batches = order[: self.steps_per_epoch]
         loader = iterate_batches(self.train_data, batches, self.min_length, self.multiple)
         if self.unk_dropout:
-            loader = ((as_unknown(ids, self.unk_dropout, self.rng), targets) for ids, targets in loader)
+            loader = ((as_unknown(ids, self.unk_dropout, self.rng, self.dropout_rows(index)), targets)
+                      for index, (ids, targets) in zip(batches, loader))
         return loader, len(batches)
+
+    def dropout_rows(self, index: np.ndarray) -> torch.Tensor | None:
+        """Which rows of the batch of training rows ``index`` word dropout reads, (B,); None: all."""
+        return None if self.unk_rows is None else torch.from_numpy(self.unk_rows[index])
 
     def evaluation(self, split: EncodedSplit) -> tuple[Iterable, int]:
         batches = self.evaluation_order(split)
@@ -76,13 +82,16 @@ class Batches:
         return batch_indices(split.lengths, self.eval_batch_size, None, bucket=self.bucket)
 
 
-def as_unknown(ids: torch.Tensor, share: float, rng: np.random.Generator) -> torch.Tensor:
-    """``ids`` with each token (not padding) replaced by ``<unk>`` with probability ``share``: word
-    dropout (Iyyer et al. 2015, "Deep Unordered Composition Rivals Syntactic Methods for Text
-    Classification"; Bowman et al. 2016). The ``<unk>`` row then learns how an unknown word reads in
+def as_unknown(ids: torch.Tensor, share: float, rng: np.random.Generator,
+               rows: torch.Tensor | None = None) -> torch.Tensor:
+    """``ids`` with each token (not padding; only in ``rows``, a (B,) mask, when given) replaced by
+    ``<unk>`` with probability ``share``: word dropout (Iyyer et al. 2015, "Deep Unordered
+    Composition Rivals Syntactic Methods for Text Classification"; Bowman et al. 2016). The ``<unk>`` row then learns how an unknown word reads in
     its context, "not ..." included, from the words it stands for, instead of from the few rare
     words and typos outside the vocabulary."""
     replaced = torch.from_numpy(rng.random(tuple(ids.shape)) < share) & (ids != PAD_ID)  # (B, T)
+    if rows is not None:
+        replaced &= rows[:, None]  # (B, T)
     return ids.masked_fill(replaced, UNK_ID)
 
 
