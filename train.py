@@ -70,7 +70,7 @@ from textcnn.ngrams import top_filter_ngrams
 from textcnn.plots import training_curves_png
 from textcnn.precision import native_bf16
 from textcnn.prepared import Prepared, SettingsMismatch, is_prepared, load_prepared, save_prepared
-from textcnn.settings import DATA, TEMPLATES_SKIPPING, RunSettings, SettingsError
+from textcnn.settings import DATA, TEMPLATES_SKIPPING, UNK_DROPOUT_TEXTS, RunSettings, SettingsError
 from textcnn.snippets import CORPORA, SNIPPET_SCALE, Snippet, SnippetError, centred, read_snippets
 from textcnn.snippets import targets as snippet_targets
 from textcnn.teacher import NgramTeacher
@@ -239,9 +239,9 @@ def parse_args(argv: list[str] | None = None) -> RunSettings:
     p.add_argument("--unk-dropout", type=float, metavar="P", default=d.unk_dropout,
                    help="word dropout: each training token is read as <unk> with probability P, so <unk> learns how an "
                         "unknown word (a typo, a rare word) reads where it stands, after 'not' too (default: off)")
-    p.add_argument("--unk-dropout-reviews", action="store_true", default=d.unk_dropout_reviews,
-                   help="word dropout reads the whole reviews only, not the short texts (spans, templated sentences, "
-                        "rated snippets): a review's label survives a word it loses, a short sentence's may not")
+    p.add_argument("--unk-dropout-in", choices=UNK_DROPOUT_TEXTS, default=d.unk_dropout_in,
+                   help="word dropout reads only these training texts: the whole reviews, whose labels survive a word "
+                        "they lose, or the templated sentences of --synthetic, whose words are made up (default: all)")
     # optimisation
     p.add_argument("--epochs", type=int, default=d.epochs, help="training epochs; the best one on validation is kept")
     p.add_argument("--batch-size", type=int, default=d.batch_size, help="reviews per batch")
@@ -651,11 +651,17 @@ def make_batches(settings: RunSettings, config: TextCNNConfig, device: torch.dev
                    unk_rows=unk_rows)
 
 
-def review_rows(data: Prepared, train_data: EncodedSplit) -> np.ndarray:
-    """Which rows of the training split are whole reviews (bool per row): the labelled ones and the
-    teacher's unlabelled ones, before the short texts (see :func:`short_rows`)."""
-    reviews = len(data.labelled) + (data.teacher["unlabelled_reviews"] if data.teacher else 0)
-    return np.arange(len(train_data)) < reviews
+def unk_dropout_rows(data: Prepared, train_data: EncodedSplit, settings: RunSettings) -> np.ndarray | None:
+    """Which rows of the training split word dropout reads (bool per row), as --unk-dropout-in says;
+    None: all. The whole reviews (the labelled ones and the teacher's unlabelled ones) come first."""
+    if settings.unk_dropout_in is None:
+        return None
+    rows = np.zeros(len(train_data), dtype=bool)
+    if settings.unk_dropout_in == "reviews":
+        rows[: len(data.labelled) + (data.teacher["unlabelled_reviews"] if data.teacher else 0)] = True
+    else:
+        rows[synthetic_rows(data)] = True
+    return rows
 
 
 def short_rows(data: Prepared) -> np.ndarray:
@@ -669,12 +675,18 @@ def short_rows(data: Prepared) -> np.ndarray:
 def template_rows(data: Prepared, settings: RunSettings) -> np.ndarray:
     """Where the templated sentences --templates-skip-embeddings names lie in the training split (after
     the spans): all of them, or those filled from a negation or contrast template."""
-    spans, count = data.teacher["spans"], data.teacher["synthetic"]
-    rows = short_rows(data)[spans: spans + count]
+    rows = synthetic_rows(data)
     if settings.templates_skip_embeddings == "scoped":
-        scoped = [template.capability in SCOPED_CAPABILITIES for _, _, template in synthetic_examples(count, settings.seed)]
+        scoped = [template.capability in SCOPED_CAPABILITIES
+                  for _, _, template in synthetic_examples(len(rows), settings.seed)]
         rows = rows[np.asarray(scoped, dtype=bool)]
     return rows
+
+
+def synthetic_rows(data: Prepared) -> np.ndarray:
+    """Where the templated sentences of --synthetic lie in the training split (after the spans)."""
+    spans = data.teacher["spans"]
+    return short_rows(data)[spans: spans + data.teacher["synthetic"]]
 
 
 def span_rows(data: Prepared) -> np.ndarray:
@@ -915,7 +927,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     model = build_model(settings, data, device)
     batches = make_batches(settings, model.config, device, train_data,
-                           review_rows(data, train_data) if settings.unk_dropout_reviews else None)
+                           unk_dropout_rows(data, train_data, settings))
     optimizer, scheduler = build_optimizer(model, settings, total_steps=batches.steps_per_epoch * settings.epochs)
     if settings.embedding_anchor:
         anchor_embeddings(model, optimizer, settings.embedding_anchor)

@@ -265,9 +265,8 @@ def test_unk_dropout_trains_through_the_script_and_is_a_probability(tiny_imdb, t
         train.parse_args(["--unk-dropout", "1"]).resolved()
 
 
-def test_unk_dropout_reviews_drops_words_in_the_whole_reviews_only(tiny_imdb, monkeypatch, tmp_path):
-    from textcnn.settings import SettingsError
-
+@pytest.mark.parametrize("texts", ["reviews", "templates"])
+def test_unk_dropout_in_drops_words_in_the_texts_named_only(texts, tiny_imdb, monkeypatch, tmp_path):
     seen = {}
     real = train.make_batches
 
@@ -278,12 +277,27 @@ def test_unk_dropout_reviews_drops_words_in_the_whole_reviews_only(tiny_imdb, mo
     monkeypatch.setattr(train, "make_batches", spy)
     metrics = train.main(["--dataset", str(tiny_imdb), "--dry-run", "--output-dir", str(tmp_path / "model"),
                           "--no-progress", "--glove", "none", "--distill-reviews", "7", "--spans", "30",
-                          "--unk-dropout", "0.2", "--unk-dropout-reviews", "--num-proc", "1"])
-    reviews = metrics["examples"]["train"] + 7
-    assert len(seen["unk_rows"]) == len(seen["train_data"]) == reviews + 30
-    assert seen["unk_rows"][:reviews].all() and not seen["unk_rows"][reviews:].any()
-    with pytest.raises(SettingsError, match="use it with --unk-dropout"):
-        train.parse_args(["--unk-dropout-reviews"]).resolved()
+                          "--synthetic", "12", "--unk-dropout", "0.2", "--unk-dropout-in", texts, "--num-proc", "1"])
+    reviews = metrics["examples"]["train"] + 7  # then 30 spans, then 12 templated sentences
+    expected = np.zeros(reviews + 30 + 12, dtype=bool)
+    expected[slice(0, reviews) if texts == "reviews" else slice(reviews + 30, None)] = True
+    assert len(seen["train_data"]) == len(expected)
+    np.testing.assert_array_equal(seen["unk_rows"], expected)
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--unk-dropout-in", "reviews"], "use it with --unk-dropout"),
+    (["--unk-dropout", "0.1", "--unk-dropout-in", "templates"], "use it with --synthetic"),
+    (["--unk-dropout", "0.1", "--unk-dropout-in", "templates", "--synthetic", "10", "--short-repeats", "2"],
+     "not with --short-repeats"),
+])
+def test_unk_dropout_in_needs_word_dropout_and_the_texts_it_names(argv, message):
+    from textcnn.settings import RunSettings, SettingsError
+
+    with pytest.raises(SettingsError, match=message):
+        train.parse_args(argv).resolved()
+    with pytest.raises(SettingsError, match="one of reviews, templates"):
+        RunSettings(unk_dropout=0.1, unk_dropout_in="spans").resolved()
 
 
 def test_expand_vocab_adds_glove_words_after_training_and_measures_with_them(tiny_imdb, tmp_path):

@@ -24,6 +24,7 @@ from textcnn.snippets import CORPORA
 
 DATA, RUNTIME = "data", "runtime"
 TEMPLATES_SKIPPING = ("all", "scoped")  # the templated sentences --templates-skip-embeddings applies to
+UNK_DROPOUT_TEXTS = ("reviews", "templates")  # the training texts --unk-dropout-in can limit word dropout to
 
 
 def _data(default: Any) -> Any:
@@ -90,7 +91,7 @@ class RunSettings:
     dropout: float = 0.2
     embedding_dropout: float = 0.05
     unk_dropout: float | None = None  # chance that a training token is read as <unk> (word dropout); None: off
-    unk_dropout_reviews: bool | None = None  # word dropout reads the whole reviews only, not the short texts
+    unk_dropout_in: str | None = None  # word dropout reads only the whole "reviews" or the "templates"; None: every text
     # optimisation
     epochs: int = 3
     batch_size: int = 50
@@ -220,8 +221,18 @@ class RunSettings:
                                 "needs initial vectors (not --glove none) and trained ones (not --freeze-embeddings)")
         if self.unk_dropout is not None and not 0 <= self.unk_dropout < 1:
             raise SettingsError(f"--unk-dropout is a probability: from 0 to below 1, got {self.unk_dropout}")
-        if self.unk_dropout_reviews and not self.unk_dropout:
-            raise SettingsError("--unk-dropout-reviews says which texts word dropout reads: use it with --unk-dropout")
+        if self.unk_dropout_in is not None:
+            if self.unk_dropout_in not in UNK_DROPOUT_TEXTS:
+                raise SettingsError(f"--unk-dropout-in takes one of {', '.join(UNK_DROPOUT_TEXTS)}, got "
+                                    f"{self.unk_dropout_in!r}")
+            if not self.unk_dropout:
+                raise SettingsError("--unk-dropout-in says which texts word dropout reads: use it with --unk-dropout")
+            if self.unk_dropout_in == "templates" and not (self.synthetic and self.distill):
+                raise SettingsError("--unk-dropout-in templates reads the sentences of --synthetic: use it with "
+                                    "--synthetic (and --distill)")
+            if self.unk_dropout_in == "templates" and self.short_repeats and self.short_repeats > 1:
+                raise SettingsError("--unk-dropout-in templates reads each templated sentence once: not with "
+                                    "--short-repeats")
         if self.short_repeats is not None and self.short_repeats < 1:
             raise SettingsError(f"--short-repeats counts passes per epoch: 1 or more, got {self.short_repeats}")
         if self.short_repeats and not ((self.spans or self.synthetic) and self.distill):
