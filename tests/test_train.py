@@ -300,6 +300,34 @@ def test_unk_dropout_in_needs_word_dropout_and_the_texts_it_names(argv, message)
         RunSettings(unk_dropout=0.1, unk_dropout_in="spans").resolved()
 
 
+def test_retrofit_moves_the_initial_vectors_toward_wordnet_synonyms(tiny_imdb, tiny_glove, monkeypatch, tmp_path):
+    wordnet = tmp_path / "wordnet"
+    wordnet.mkdir()
+    for part in ("noun", "verb", "adv"):
+        (wordnet / f"data.{part}").write_text("", encoding="utf-8")
+    (wordnet / "data.adj").write_text("00001 00 a 02 great 0 awful 0 000 | linked only to test\n", encoding="utf-8")
+    seen = {}
+    real = train.retrofitted
+
+    def spy(vectors, vocab, path):
+        seen.update(before=vectors.copy(), after=real(vectors, vocab, path), vocab=vocab)
+        return seen["after"]
+
+    monkeypatch.setattr(train, "retrofitted", spy)
+    argv = ["--dataset", str(tiny_imdb), "--dry-run", "--output-dir", str(tmp_path / "model"), "--no-progress",
+            "--glove", str(tiny_glove), "--no-adapt-embeddings", "--num-proc", "1"]
+    metrics = train.main([*argv, "--retrofit", str(wordnet)])
+    assert metrics["args"]["retrofit"] == str(wordnet)
+    great, awful, film = (seen["vocab"].stoi[w] for w in ("great", "awful", "film"))
+    before, after = seen["before"], seen["after"]
+    # each halfway between GloVe's vector and the other's, which was pulled halfway too: far from both starts
+    assert np.allclose(after[great], (before[great] + after[awful]) / 2, atol=1e-4)
+    assert np.allclose(after[awful], (before[awful] + after[great]) / 2, atol=1e-4)
+    np.testing.assert_array_equal(after[film], before[film])
+    with pytest.raises(train.Refused, match="--retrofit: "):
+        train.main([*argv, "--retrofit", str(tmp_path / "missing")])
+
+
 def test_expand_vocab_adds_glove_words_after_training_and_measures_with_them(tiny_imdb, tmp_path):
     import numpy as np
 

@@ -53,6 +53,7 @@ class RunSettings:
     glove: str = _data("6B.50d")
     adapt_embeddings: bool | None = _data(None)  # None: on with pretrained vectors (see resolved())
     adapt_fixed_below: int | None = _data(None)  # words the reviews use fewer times keep GloVe's vectors; None: off
+    retrofit: str | None = _data(None)  # WordNet (textcnn/retrofit.py) whose synonyms the initial vectors are retrofitted to
     embedding_dim: int | None = _data(None)
     expand_vocab: int | None = _data(None)  # GloVe's first N words, placed after training; None and 0: off
     # distillation
@@ -248,6 +249,9 @@ class RunSettings:
         adapt = self.pretrained_vectors if self.adapt_embeddings is None else self.adapt_embeddings
         if self.adapt_fixed_below is not None and not adapt:
             raise SettingsError("--adapt-fixed-below keeps words out of the adaptation: use it with --adapt-embeddings")
+        if self.retrofit and self.glove == "none":
+            raise SettingsError("--retrofit moves the initial word vectors toward their synonyms': it needs vectors "
+                                "(not --glove none)")
         if self.adapt_fixed_below is not None and self.adapt_fixed_below < 2:
             raise SettingsError(f"--adapt-fixed-below counts uses of a word: 2 or more, got {self.adapt_fixed_below}")
         span_model_weight = 1.0 if self.span_model and self.span_model_weight is None else self.span_model_weight
