@@ -516,20 +516,19 @@ def prepare(settings: RunSettings) -> Prepared:
         log.info("vectors %s: %d of %d vocabulary words have one (%.1f%%)", settings.glove, coverage, len(vocab),
                  100 * coverage / len(vocab))
         if settings.retrofit:
-            vectors = retrofitted(vectors, vocab, settings.retrofit)
+            vectors = retrofitted(vectors, vocab.itos, settings.retrofit)
     return Prepared(labelled, unlabelled, validation, test, everything, vectors, coverage, dim, teacher_report,
                     trained_words=len(vocab))
 
 
-def retrofitted(vectors: np.ndarray, vocab: Vocab, wordnet: str) -> np.ndarray:
-    """``vectors`` (one row per ``vocab`` word) retrofitted to the synonyms of the WordNet at ``wordnet``
-    (textcnn/retrofit.py); Refused if it cannot be read."""
+def retrofitted(vectors: np.ndarray, words: Sequence[str], wordnet: str) -> np.ndarray:
+    """``vectors`` (one row per word of ``words``) retrofitted to the synonyms of the WordNet at
+    ``wordnet`` (textcnn/retrofit.py); Refused if it cannot be read."""
     try:
-        links = neighbours(vocab.itos, synonym_sets(wordnet))
+        links = neighbours(words, synonym_sets(wordnet))
     except WordNetError as error:
         raise Refused(f"error: --retrofit: {error}") from None
-    log.info("retrofitted %d of %d vocabulary words to their WordNet synonyms",
-             sum(bool(linked) for linked in links), len(vocab))
+    log.info("retrofitted %d of %d words to their WordNet synonyms", sum(bool(linked) for linked in links), len(words))
     return retrofit(vectors, links)
 
 
@@ -843,6 +842,10 @@ def expand_vocabulary(model: TextCNN, data: Prepared, settings: RunSettings, bat
     words = data.vocab.itos
     trained = model.embedding.weight.detach().float().cpu().numpy()
     glove = load_glove(settings.glove)
+    if settings.retrofit:  # the trained rows started from retrofitted vectors: their movement is measured from such
+        index = {word: row for row, word in enumerate(glove.words)}
+        known = [word for word in words if word in index]
+        glove = GloVe(known, retrofitted(glove.vectors[[index[word] for word in known]], known, settings.retrofit))
     if settings.multichannel:  # each channel started from the same vector: both move from GloVe's
         glove = GloVe(glove.words, np.tile(glove.vectors, (1, 2)))
     rows = expanded_rows(trained, words[: data.trained_size], glove, words[data.trained_size:])

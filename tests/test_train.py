@@ -309,8 +309,8 @@ def test_retrofit_moves_the_initial_vectors_toward_wordnet_synonyms(tiny_imdb, t
     seen = {}
     real = train.retrofitted
 
-    def spy(vectors, vocab, path):
-        seen.update(before=vectors.copy(), after=real(vectors, vocab, path), vocab=vocab)
+    def spy(vectors, words, path):
+        seen.update(before=vectors.copy(), after=real(vectors, words, path), words=list(words))
         return seen["after"]
 
     monkeypatch.setattr(train, "retrofitted", spy)
@@ -318,7 +318,7 @@ def test_retrofit_moves_the_initial_vectors_toward_wordnet_synonyms(tiny_imdb, t
             "--glove", str(tiny_glove), "--no-adapt-embeddings", "--num-proc", "1"]
     metrics = train.main([*argv, "--retrofit", str(wordnet)])
     assert metrics["args"]["retrofit"] == str(wordnet)
-    great, awful, film = (seen["vocab"].stoi[w] for w in ("great", "awful", "film"))
+    great, awful, film = (seen["words"].index(w) for w in ("great", "awful", "film"))
     before, after = seen["before"], seen["after"]
     # each halfway between GloVe's vector and the other's, which was pulled halfway too: far from both starts
     assert np.allclose(after[great], (before[great] + after[awful]) / 2, atol=1e-4)
@@ -326,6 +326,34 @@ def test_retrofit_moves_the_initial_vectors_toward_wordnet_synonyms(tiny_imdb, t
     np.testing.assert_array_equal(after[film], before[film])
     with pytest.raises(train.Refused, match="--retrofit: "):
         train.main([*argv, "--retrofit", str(tmp_path / "missing")])
+
+
+def test_expansion_with_retrofit_measures_movement_from_retrofitted_glove(tiny_imdb, monkeypatch, tmp_path):
+    from textcnn.retrofit import retrofit
+
+    glove_file = tmp_path / "glove.txt"  # two words the reviews know, then two they never use
+    glove_file.write_text("great 1 0 0 0\nawful -1 0 0 0\nsplendid 0 1 0 0\ndreadful 0 0 1 0\n", encoding="utf-8")
+    wordnet = tmp_path / "wordnet"
+    wordnet.mkdir()
+    for part in ("noun", "verb", "adv"):
+        (wordnet / f"data.{part}").write_text("", encoding="utf-8")
+    (wordnet / "data.adj").write_text("00001 00 a 02 great 0 splendid 0 000 | linked only to test\n", encoding="utf-8")
+    seen = {}
+    real = train.expanded_rows
+
+    def spy(trained, trained_words, glove, words):
+        seen.update(glove=glove)
+        return real(trained, trained_words, glove, words)
+
+    monkeypatch.setattr(train, "expanded_rows", spy)
+    train.main(["--dataset", str(tiny_imdb), "--dry-run", "--output-dir", str(tmp_path / "model"), "--no-progress",
+                "--glove", str(glove_file), "--no-adapt-embeddings", "--expand-vocab", "4", "--retrofit", str(wordnet),
+                "--num-proc", "1"])
+    glove = seen["glove"]
+    vectors = dict(zip(glove.words, glove.vectors))
+    expected = retrofit(np.array([[1, 0, 0, 0], [0, 1, 0, 0]], dtype=np.float32), [[1], [0]])
+    np.testing.assert_allclose([vectors["great"], vectors["splendid"]], expected, rtol=1e-6)
+    np.testing.assert_array_equal(vectors["dreadful"], [0, 0, 1, 0])  # no synonym: GloVe's own
 
 
 def test_expand_vocab_adds_glove_words_after_training_and_measures_with_them(tiny_imdb, tmp_path):
