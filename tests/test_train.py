@@ -300,12 +300,18 @@ def test_unk_dropout_in_needs_word_dropout_and_the_texts_it_names(argv, message)
         RunSettings(unk_dropout=0.1, unk_dropout_in="spans").resolved()
 
 
-def test_retrofit_moves_the_initial_vectors_toward_wordnet_synonyms(tiny_imdb, tiny_glove, monkeypatch, tmp_path):
-    wordnet = tmp_path / "wordnet"
-    wordnet.mkdir()
+def one_synset_wordnet(folder, *words):
+    """A WordNet database folder whose one synset (an adjective's) holds ``words``."""
+    folder.mkdir()
     for part in ("noun", "verb", "adv"):
-        (wordnet / f"data.{part}").write_text("", encoding="utf-8")
-    (wordnet / "data.adj").write_text("00001 00 a 02 great 0 awful 0 000 | linked only to test\n", encoding="utf-8")
+        (folder / f"data.{part}").write_text("", encoding="utf-8")
+    lemmas = " ".join(f"{word} 0" for word in words)
+    (folder / "data.adj").write_text(f"00001 00 a {len(words):02x} {lemmas} 000 | for tests\n", encoding="utf-8")
+    return folder
+
+
+def test_retrofit_moves_the_initial_vectors_toward_wordnet_synonyms(tiny_imdb, tiny_glove, monkeypatch, tmp_path):
+    wordnet = one_synset_wordnet(tmp_path / "wordnet", "great", "awful")
     seen = {}
     real = train.retrofitted
 
@@ -320,7 +326,7 @@ def test_retrofit_moves_the_initial_vectors_toward_wordnet_synonyms(tiny_imdb, t
     assert metrics["args"]["retrofit"] == str(wordnet)
     great, awful, film = (seen["words"].index(w) for w in ("great", "awful", "film"))
     before, after = seen["before"], seen["after"]
-    # each halfway between GloVe's vector and the other's, which was pulled halfway too: far from both starts
+    # each halfway between its own GloVe vector and the other's retrofitted one: the objective's fixed point
     assert np.allclose(after[great], (before[great] + after[awful]) / 2, atol=1e-4)
     assert np.allclose(after[awful], (before[awful] + after[great]) / 2, atol=1e-4)
     np.testing.assert_array_equal(after[film], before[film])
@@ -333,11 +339,7 @@ def test_expansion_with_retrofit_measures_movement_from_retrofitted_glove(tiny_i
 
     glove_file = tmp_path / "glove.txt"  # two words the reviews know, then two they never use
     glove_file.write_text("great 1 0 0 0\nawful -1 0 0 0\nsplendid 0 1 0 0\ndreadful 0 0 1 0\n", encoding="utf-8")
-    wordnet = tmp_path / "wordnet"
-    wordnet.mkdir()
-    for part in ("noun", "verb", "adv"):
-        (wordnet / f"data.{part}").write_text("", encoding="utf-8")
-    (wordnet / "data.adj").write_text("00001 00 a 02 great 0 splendid 0 000 | linked only to test\n", encoding="utf-8")
+    wordnet = one_synset_wordnet(tmp_path / "wordnet", "great", "splendid")
     seen = {}
     real = train.expanded_rows
 
