@@ -70,8 +70,8 @@ from textcnn.ngrams import top_filter_ngrams
 from textcnn.plots import training_curves_png
 from textcnn.precision import native_bf16
 from textcnn.prepared import Prepared, SettingsMismatch, is_prepared, load_prepared, save_prepared
-from textcnn.settings import DATA, TEMPLATES_SKIPPING, UNK_DROPOUT_TEXTS, RunSettings, SettingsError
 from textcnn.retrofit import WordNetError, neighbours, retrofit, synonym_sets
+from textcnn.settings import DATA, TEMPLATES_SKIPPING, UNK_DROPOUT_TEXTS, RunSettings, SettingsError
 from textcnn.snippets import CORPORA, SNIPPET_SCALE, Snippet, SnippetError, centred, read_snippets
 from textcnn.snippets import targets as snippet_targets
 from textcnn.teacher import NgramTeacher

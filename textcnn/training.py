@@ -86,9 +86,9 @@ def as_unknown(ids: torch.Tensor, share: float, rng: np.random.Generator,
                rows: torch.Tensor | None = None) -> torch.Tensor:
     """``ids`` with each token (not padding; only in ``rows``, a (B,) mask, when given) replaced by
     ``<unk>`` with probability ``share``: word dropout (Iyyer et al. 2015, "Deep Unordered
-    Composition Rivals Syntactic Methods for Text Classification"; Bowman et al. 2016). The ``<unk>`` row then learns how an unknown word reads in
-    its context, "not ..." included, from the words it stands for, instead of from the few rare
-    words and typos outside the vocabulary."""
+    Composition Rivals Syntactic Methods for Text Classification"; Bowman et al. 2016). The
+    ``<unk>`` row then learns how an unknown word reads in its context, "not ..." included, from the
+    words it stands for, instead of from the few rare words and typos outside the vocabulary."""
     replaced = torch.from_numpy(rng.random(tuple(ids.shape)) < share) & (ids != PAD_ID)  # (B, T)
     if rows is not None:
         replaced &= rows[:, None]  # (B, T)
