@@ -671,23 +671,27 @@ def make_batches(settings: RunSettings, config: TextCNNConfig, device: torch.dev
 
 def unk_dropout_rows(data: Prepared, train_data: EncodedSplit, settings: RunSettings) -> np.ndarray | None:
     """Which rows of the training split word dropout reads (bool per row), as --unk-dropout-in says;
-    None: all. The whole reviews (the labelled ones and the teacher's unlabelled ones) come first."""
+    None: all."""
     if settings.unk_dropout_in is None:
         return None
     rows = np.zeros(len(train_data), dtype=bool)
     if settings.unk_dropout_in == "reviews":
-        rows[: len(data.labelled) + (data.teacher["unlabelled_reviews"] if data.teacher else 0)] = True
+        rows[: review_count(data)] = True
     else:
         rows[synthetic_rows(data)] = True
     return rows
 
 
+def review_count(data: Prepared) -> int:
+    """How many whole reviews open the training split: the labelled ones, then the teacher's unlabelled ones."""
+    return len(data.labelled) + (data.teacher["unlabelled_reviews"] if data.teacher else 0)
+
+
 def short_rows(data: Prepared) -> np.ndarray:
-    """Where the short texts lie in the training split: after the labelled reviews and the teacher's
-    unlabelled ones, the review sentences of --spans, the templated sentences of --synthetic, then the
-    people-rated texts of --snippets."""
-    start = len(data.labelled) + data.teacher["unlabelled_reviews"]
-    return np.arange(start, len(data.labelled) + len(data.unlabelled))
+    """Where the short texts lie in the training split: after the whole reviews (:func:`review_count`),
+    the review sentences of --spans, the templated sentences of --synthetic, then the people-rated
+    texts of --snippets."""
+    return np.arange(review_count(data), len(data.labelled) + len(data.unlabelled))
 
 
 def template_rows(data: Prepared, settings: RunSettings) -> np.ndarray:
